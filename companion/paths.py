@@ -1,0 +1,65 @@
+"""Where Companion keeps things: the data dir (private), the config file, the models dir."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import platformdirs
+
+from companion.errors import StorageError
+
+APP = "companion"
+REPO_MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
+
+
+def data_dir() -> Path:
+    """`COMPANION_HOME` if set, else the XDG data dir (~/.local/share/companion)."""
+    home = os.environ.get("COMPANION_HOME")
+    return Path(home).expanduser() if home else Path(platformdirs.user_data_dir(APP))
+
+
+def config_dir() -> Path:
+    """`COMPANION_HOME` if set (one folder holds everything), else the XDG config dir."""
+    home = os.environ.get("COMPANION_HOME")
+    return Path(home).expanduser() if home else Path(platformdirs.user_config_dir(APP))
+
+
+def config_file() -> Path:
+    return config_dir() / "config.toml"
+
+
+def database_path() -> Path:
+    return data_dir() / "companion.db"
+
+
+def audio_dir() -> Path:
+    return data_dir() / "audio"
+
+
+def user_models_dir() -> Path:
+    return data_dir() / "models"
+
+
+def ensure_private_dir(path: Path) -> Path:
+    """Create `path` (and parents) readable by its owner only (0700)."""
+    try:
+        path.mkdir(parents=True, exist_ok=True, mode=0o700)
+        os.chmod(path, 0o700)
+        probe = path / ".write-test"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as e:
+        raise StorageError(
+            f"cannot write to the data directory {path}: {e.strerror or e}",
+            "set COMPANION_HOME to a folder you can write to",
+        ) from None
+    return path
+
+
+def make_private(path: Path) -> None:
+    """Make a file readable and writable by its owner only (0600)."""
+    try:
+        os.chmod(path, 0o600)
+    except FileNotFoundError:
+        pass
