@@ -1,0 +1,1 @@
+"""Audio input and output through sounddevice (PortAudio), and incremental recording to disk."""

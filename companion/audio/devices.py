@@ -1,0 +1,46 @@
+"""Finding audio devices by name or index, with clear errors when there are none."""
+
+from __future__ import annotations
+
+from companion.errors import DeviceError
+
+
+def _sd():
+    try:
+        import sounddevice
+    except OSError as e:  # PortAudio library missing
+        raise DeviceError(f"the audio library is missing: {e}", "install libportaudio2 (scripts/setup.sh does)") from None
+    return sounddevice
+
+
+def list_devices() -> list[dict]:
+    sd = _sd()
+    return [dict(d, index=i) for i, d in enumerate(sd.query_devices())]
+
+
+def resolve(spec: str | int | None, kind: str) -> int:
+    """The index of the input or output device named by `spec` (index or part of its name)."""
+    sd = _sd()
+    channels_key = "max_input_channels" if kind == "input" else "max_output_channels"
+    what, flag = ("microphone", "--input-device") if kind == "input" else ("speaker", "--output-device")
+    devices = [d for d in list_devices() if d[channels_key] > 0]
+    if not devices:
+        raise DeviceError(f"no {what} found", f"connect one, then run `companion doctor` to see what is available")
+    if spec is None or spec == "":
+        default = sd.default.device[0 if kind == "input" else 1]
+        if default is None or default < 0 or default not in {d["index"] for d in devices}:
+            return devices[0]["index"]
+        return int(default)
+    if isinstance(spec, int) or str(spec).isdigit():
+        index = int(spec)
+        if index in {d["index"] for d in devices}:
+            return index
+        raise DeviceError(f"there is no {what} with index {index}", f"`companion doctor` lists the devices; choose one with {flag}")
+    matches = [d for d in devices if str(spec).lower() in d["name"].lower()]
+    if not matches:
+        raise DeviceError(f"no {what} matches '{spec}'", f"`companion doctor` lists the devices; choose one with {flag}")
+    return matches[0]["index"]
+
+
+def describe(index: int) -> dict:
+    return list_devices()[index]

@@ -1,0 +1,246 @@
+"""The `companion` command. Thin: each command parses options and calls a module that does the work."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from companion import __version__, config
+from companion.errors import CompanionError
+
+
+def engine_options(f):
+    f = click.option("--model", type=click.Path(), help="A speech model folder (vosk or Whisper).")(f)
+    f = click.option("--engine", type=click.Choice(["vosk", "whisper"]), help="Force a speech engine.")(f)
+    return f
+
+
+def audio_options(f):
+    f = click.option("--output-device", help="Speaker, by name or index (see `companion doctor`).")(f)
+    f = click.option("--input-device", help="Microphone, by name or index (see `companion doctor`).")(f)
+    return f
+
+
+def voice_options(f):
+    f = click.option("--volume", type=click.FloatRange(0, 1), help="Voice volume, 0 to 1.")(f)
+    f = click.option("--rate", type=click.IntRange(60, 300), help="Voice speed in words a minute (default 140).")(f)
+    f = click.option("--voice", help="Voice id or language, e.g. en-us, en-gb.")(f)
+    return f
+
+
+def load_engine(settings: config.Settings):
+    from companion.speech import models
+
+    return models.load(models.choose(settings.engine, settings.model))
+
+
+@click.group()
+@click.version_option(__version__, prog_name="companion")
+def cli() -> None:
+    """Companion: a private, offline voice companion for the days between therapy sessions.
+
+    Companion is not a therapist and cannot help in a crisis. Everything stays on this computer.
+    """
+
+
+@cli.command()
+@engine_options
+@audio_options
+@voice_options
+@click.option("--silence", type=click.FloatRange(1, 60), help="Seconds of quiet that end an answer (default 4).")
+@click.option("--wait", type=click.FloatRange(1, 600), help="Seconds to wait for an answer to begin (default 15).")
+@click.option("--prompt", "prompts", multiple=True, help="Ask this question instead (repeat for several).")
+def reflect(**options) -> None:
+    """Reflect after a session: answer a few spoken questions in your own words."""
+    from companion.audio.capture import Microphone
+    from companion.audio.playback import Speaker
+    from companion.reflect import Reflection
+    from companion.storage import Store
+    from companion.ui import Terminal
+    from companion.voice import Voice, VoiceSettings
+
+    settings = config.merged(config.load(), **options)
+    with Store.open() as store:
+        engine = load_engine(settings)
+        voice = Voice(VoiceSettings(settings.voice, settings.rate, settings.volume))
+        with Speaker(settings.output_device) as speaker, Microphone(settings.input_device) as mic:
+            Reflection(store, engine, mic, speaker, voice, settings, Terminal()).run()
+
+
+@cli.command("import")
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@engine_options
+def import_(files: tuple[Path, ...], **options) -> None:
+    """Transcribe and keep reflections recorded elsewhere (WAV, FLAC, OGG, MP3)."""
+    from companion.importer import decode, import_recording
+    from companion.reflect import session_for_day
+    from companion.storage import Store
+
+    for path in files:  # check every file before storing anything
+        decode(path)
+    settings = config.merged(config.load(), **options)
+    with Store.open() as store:
+        engine = load_engine(settings)
+        for path in files:
+            result = import_recording(store, engine, path, session_for_day(store))
+            click.echo(f"#{result.entry_id}  {path.name}  ({result.duration:.0f} s)")
+            click.echo(f"  {result.text or '(no words recognised; the audio is kept)'}")
+
+
+@cli.command("list")
+@click.option("--kind", type=click.Choice(["reflection", "ripple", "checkin"]))
+@click.option("--limit", type=int, default=None, help="Show only the most recent N.")
+def list_(kind: str | None, limit: int | None) -> None:
+    """What you have said, most recent last."""
+    from companion.present import entry_line
+    from companion.storage import Store
+
+    with Store.open() as store:
+        entries = store.list_entries(kind=kind)
+    if limit:
+        entries = entries[-limit:]
+    if not entries:
+        click.echo("Nothing stored yet. `companion reflect` begins a reflection.")
+    for entry in entries:
+        click.echo(entry_line(entry))
+
+
+@cli.command()
+@click.argument("entry_id", type=int)
+def show(entry_id: int) -> None:
+    """One entry, whole, with its transcript."""
+    from companion.present import entry_detail
+    from companion.storage import Store
+
+    with Store.open() as store:
+        click.echo(entry_detail(store.get_entry(entry_id), store))
+
+
+@cli.command()
+@click.option("--format", "fmt", type=click.Choice(["json", "markdown"]), default="markdown", show_default=True)
+@click.option("-o", "--output", type=click.Path(path_type=Path), help="Write to this file instead of printing.")
+def export(fmt: str, output: Path | None) -> None:
+    """Everything you said, as Markdown (to read or share) or JSON (complete)."""
+    from companion.export import export_json, export_markdown
+    from companion.storage import Store
+
+    with Store.open() as store:
+        text = json.dumps(export_json(store), indent=2, ensure_ascii=False) if fmt == "json" else export_markdown(store)
+    if output:
+        output.write_text(text + "\n", encoding="utf-8")
+        click.echo(f"Written to {output}")
+    else:
+        click.echo(text)
+
+
+@cli.group(invoke_without_command=True)
+@click.pass_context
+def models(ctx: click.Context) -> None:
+    """Speech models: what is installed and which engine is active."""
+    if ctx.invoked_subcommand:
+        return
+    from companion.speech import models as m
+
+    settings = config.load()
+    vosk_models = m.installed_vosk_models()
+    embedded = m.embedded_model()
+    for info in vosk_models:
+        click.echo(f"vosk     {info.name}  {info.path}")
+    click.echo(f"whisper  {embedded.name}  {embedded.path}" if embedded else "whisper  (embedded model not installed)")
+    try:
+        active = m.choose(settings.engine, settings.model)
+        click.echo(f"\nActive: {active.engine} ({active.name})")
+    except CompanionError as e:
+        click.echo(f"\nActive: none - {e}")
+
+
+@models.command("install")
+@click.argument("name", required=False)
+@click.option("--from", "archive", type=click.Path(path_type=Path), help="Install from a model .zip copied by hand.")
+@click.option("--sha256", help="Expected SHA-256 of the zip, checked before installing.")
+def models_install(name: str | None, archive: Path | None, sha256: str | None) -> None:
+    """Install a vosk model by NAME (downloads it) or --from a local zip."""
+    import tempfile
+
+    from companion.speech import install
+
+    if not name and not archive:
+        raise CompanionError("say which model to install", f"e.g. `companion models install {install.SUGGESTED}`")
+    if archive is None:
+        with tempfile.TemporaryDirectory() as tmp:
+            with click.progressbar(length=1, label=f"Downloading {name}") as bar:
+                def progress(done: int, total: int) -> None:
+                    bar.length = max(total, 1)
+                    bar.update(done - bar.pos)
+
+                zip_path = install.download(name, Path(tmp) / f"{name}.zip", progress)
+            installed = install.install_zip(zip_path, sha256)
+    else:
+        installed = install.install_zip(archive, sha256)
+    click.echo(f"Installed {installed.name} in {installed}. It is used from now on (vosk).")
+
+
+@cli.command()
+@engine_options
+@audio_options
+@voice_options
+def doctor(**options) -> None:
+    """Check microphone, speaker, voice, speech engine and database, and say what to fix."""
+    from companion.audio import devices
+    from companion.doctor import run_checks
+
+    settings = config.merged(config.load(), **options)
+    checks = run_checks(settings)
+    for check in checks:
+        mark = click.style("ok  ", fg="green") if check.ok else click.style("fix ", fg="red")
+        click.echo(f"{mark} {check.name:<10} {check.detail}")
+        if check.fix:
+            click.echo(f"     {'':<10} -> {check.fix}")
+    try:
+        click.echo("\nAudio devices:")
+        for d in devices.list_devices():
+            click.echo(f"  #{d['index']:<3} {d['name']}  (in {d['max_input_channels']}, out {d['max_output_channels']}, {int(d['default_samplerate'])} Hz)")
+    except CompanionError as e:
+        click.echo(f"  {e}")
+    if not all(c.ok for c in checks):
+        sys.exit(1)
+
+
+def main() -> None:
+    """Entry point: private files by default, and errors as one calm line, never a traceback."""
+    os.umask(0o077)
+    try:
+        cli(standalone_mode=False)
+    except CompanionError as e:
+        click.echo(f"Error: {e.message}" + (f". Hint: {e.hint}" if e.hint else ""), err=True)
+        sys.exit(e.exit_code)
+    except click.exceptions.Abort:
+        click.echo("\nStopped. Anything already said is kept.", err=True)
+        sys.exit(130)
+    except KeyboardInterrupt:
+        click.echo("\nStopped. Anything already said is kept.", err=True)
+        sys.exit(130)
+    except click.ClickException as e:
+        e.show()
+        sys.exit(e.exit_code)
+    except click.exceptions.Exit as e:
+        sys.exit(e.exit_code)
+    except OSError as e:
+        if os.environ.get("COMPANION_DEBUG"):
+            raise
+        where = f" ({e.filename})" if getattr(e, "filename", None) else ""
+        click.echo(f"Error: {e.strerror or e}{where}. Hint: check free disk space and permissions; nothing stored earlier is lost", err=True)
+        sys.exit(1)
+    except Exception as e:  # a bug: still one line, with a way to see the details
+        if os.environ.get("COMPANION_DEBUG"):
+            raise
+        click.echo(f"Error: something unexpected went wrong ({type(e).__name__}: {e}). Hint: run again with COMPANION_DEBUG=1 to see details", err=True)
+        sys.exit(70)
+
+
+if __name__ == "__main__":
+    main()

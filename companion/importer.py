@@ -1,0 +1,66 @@
+"""Bringing in a reflection recorded elsewhere (a phone voice memo): transcribe it and keep the audio."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+
+from companion.errors import InputFileError
+from companion.events import SAMPLE_RATE
+from companion.paths import data_dir, ensure_private_dir, make_private
+from companion.speech.base import SpeechEngine, join_words
+from companion.storage import Store
+
+FORMATS = "WAV, FLAC, OGG, MP3 or M4A"
+
+
+def decode(path: Path) -> np.ndarray:
+    """Any common audio file as 16 kHz mono float32; InputFileError if it is not audio."""
+    if not path.is_file():
+        raise InputFileError(f"{path} does not exist or is not a file", "check the path")
+    if not os.access(path, os.R_OK):
+        raise InputFileError(f"{path} cannot be read (permission denied)", "check the file's permissions")
+    from faster_whisper.audio import decode_audio
+
+    try:
+        samples = decode_audio(str(path), sampling_rate=SAMPLE_RATE)
+    except Exception as e:
+        raise InputFileError(f"{path} is not an audio file Companion can read ({type(e).__name__})", f"use a {FORMATS} recording") from None
+    if len(samples) < SAMPLE_RATE // 10:
+        raise InputFileError(f"{path} holds no audio (it is empty or too short)", f"use a {FORMATS} recording")
+    return samples.astype(np.float32, copy=False)
+
+
+@dataclass
+class Imported:
+    entry_id: int
+    text: str
+    duration: float
+
+
+def import_recording(store: Store, engine: SpeechEngine, path: Path, session_id: int | None) -> Imported:
+    """Transcribe `path`, copy it into the data dir, store it as a reflection; returns the new entry."""
+    samples = decode(path)
+    duration = len(samples) / SAMPLE_RATE
+    transcripts = engine.transcribe(samples)
+    words = [w for t in transcripts for w in t.words]
+    ended = datetime.fromtimestamp(path.stat().st_mtime).astimezone()
+    started = ended - timedelta(seconds=duration)
+    folder = ensure_private_dir(data_dir() / "audio" / started.strftime("%Y-%m"))
+    copy = folder / f"import-{started.strftime('%Y%m%dT%H%M%S')}-{path.name}"
+    shutil.copyfile(path, copy)
+    make_private(copy)
+    reflection_id = store.start_reflection(session_id, engine.name, engine.model_name, started_at=started.isoformat(timespec="seconds"))
+    entry_id = store.add_entry(
+        "reflection", join_words(words), prompt=None, words=words, audio=str(copy.relative_to(data_dir())),
+        started_at=started.isoformat(timespec="seconds"), ended_at=ended.isoformat(timespec="seconds"),
+        duration=round(duration, 3), engine=engine.name, model=engine.model_name,
+        reflection_id=reflection_id, session_id=session_id, extra={"imported_from": path.name},
+    )
+    store.finish_reflection(reflection_id, ended_at=ended.isoformat(timespec="seconds"))
+    return Imported(entry_id, join_words(words), duration)

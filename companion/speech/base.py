@@ -1,0 +1,57 @@
+"""The streaming interface every engine implements: audio chunks in, partials and transcripts out."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+
+import numpy as np
+
+from companion.events import SAMPLE_RATE, AudioChunk, SpeechEvent, Transcript, Word
+
+
+class Recognizer(ABC):
+    """One stream of speech. Times in events are seconds from the first sample accepted."""
+
+    @abstractmethod
+    def accept(self, chunk: AudioChunk) -> list[SpeechEvent]:
+        """Take more audio; return whatever partials and final transcripts it produced."""
+
+    @abstractmethod
+    def flush(self) -> list[SpeechEvent]:
+        """The stream has ended: return the last final transcript, if any."""
+
+
+class SpeechEngine(ABC):
+    """A loaded model that makes recognizers."""
+
+    name: str  # "vosk" or "whisper"
+    model_name: str
+    model_path: str
+    load_seconds: float = 0.0
+
+    @abstractmethod
+    def recognizer(self, grammar: list[str] | None = None) -> Recognizer:
+        """A new stream; with `grammar`, recognition is restricted to those phrases where the engine can."""
+
+    def transcribe(self, samples: np.ndarray, chunk_seconds: float = 0.5) -> list[Transcript]:
+        """Transcribe a whole recording by streaming it through a recognizer."""
+        rec = self.recognizer()
+        step = int(chunk_seconds * SAMPLE_RATE)
+        out: list[Transcript] = []
+        for i in range(0, len(samples), step):
+            out += [e for e in rec.accept(AudioChunk(samples[i : i + step], i / SAMPLE_RATE)) if isinstance(e, Transcript)]
+        out += [e for e in rec.flush() if isinstance(e, Transcript)]
+        return out
+
+
+def join_words(words: list[Word]) -> str:
+    """Words back into text; pieces such as "-disposed" or "'s" attach to the word before."""
+    text = ""
+    for w in words:
+        glue = not text or w.word[:1] in "-'"
+        text += w.word if glue else " " + w.word
+    return text.strip()
+
+
+def to_pcm16(samples: np.ndarray) -> bytes:
+    return (np.clip(samples, -1.0, 1.0) * 32767.0).astype("<i2").tobytes()

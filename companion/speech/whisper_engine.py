@@ -1,0 +1,127 @@
+"""Whisper (faster-whisper, CTranslate2 int8) engine: utterances cut by voice-activity detection.
+
+Whisper is not a streaming model, so the stream is cut into utterances by `EnergyVad`; while one
+is being spoken, a quick greedy decode of what has been heard so far gives the partial text.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+
+from companion.events import SAMPLE_RATE, AudioChunk, Partial, SpeechEvent, Transcript, Word
+from companion.speech.base import Recognizer, SpeechEngine, join_words
+from companion.vad import EnergyVad
+
+PRE_ROLL = 0.3  # seconds kept before the detected start of speech
+UTTERANCE_GAP = 0.8  # silence that closes an utterance
+MAX_UTTERANCE = 25.0  # Whisper sees 30 s windows
+PARTIAL_EVERY = 1.0  # seconds of new speech between partial decodes
+
+
+class WhisperRecognizer(Recognizer):
+    def __init__(self, engine: "WhisperEngine", grammar: list[str] | None = None) -> None:
+        self._engine = engine
+        self._grammar = grammar
+        self._vad = EnergyVad()
+        self._history = np.zeros(0, dtype=np.float32)  # recent audio, for the pre-roll
+        self._utterance: list[np.ndarray] = []
+        self._utterance_start = 0.0
+        self._since_partial = 0.0
+        self._position = 0.0  # seconds of audio accepted
+
+    def accept(self, chunk: AudioChunk) -> list[SpeechEvent]:
+        samples = chunk.samples.astype(np.float32, copy=False)
+        was_speaking = self._vad.in_speech
+        self._vad.accept(samples)
+        self._position += len(samples) / SAMPLE_RATE
+        events: list[SpeechEvent] = []
+        if self._vad.in_speech and not was_speaking:
+            start = max(0.0, (self._vad.speech_started_at or self._position) - PRE_ROLL)
+            keep = int((self._position - start) * SAMPLE_RATE)
+            recent = np.concatenate([self._history, samples])
+            self._utterance = [recent[-keep:]] if keep > 0 else []
+            self._utterance_start = self._position - sum(len(a) for a in self._utterance) / SAMPLE_RATE
+            self._since_partial = 0.0
+        elif self._vad.in_speech:
+            self._utterance.append(samples)
+            self._since_partial += len(samples) / SAMPLE_RATE
+        self._history = np.concatenate([self._history, samples])[-int(2 * SAMPLE_RATE) :]
+
+        if self._vad.in_speech:
+            length = self._position - self._utterance_start
+            if self._vad.silence_for() >= UTTERANCE_GAP or length >= MAX_UTTERANCE:
+                events += self._finish_utterance()
+            elif self._since_partial >= PARTIAL_EVERY and self._grammar is None:
+                self._since_partial = 0.0
+                text = self._engine.decode_text(np.concatenate(self._utterance))
+                if text:
+                    events.append(Partial(text))
+        return events
+
+    def flush(self) -> list[SpeechEvent]:
+        return self._finish_utterance() if self._vad.in_speech and self._utterance else []
+
+    def _finish_utterance(self) -> list[SpeechEvent]:
+        audio = np.concatenate(self._utterance) if self._utterance else np.zeros(0, np.float32)
+        offset = self._utterance_start
+        self._utterance = []
+        self._vad.end_segment()
+        words = [Word(w.word, w.start + offset, w.end + offset, w.conf) for w in self._engine.decode_words(audio)]
+        if not words:
+            return []
+        return [Transcript(join_words(words), words, words[0].start, words[-1].end)]
+
+
+class WhisperEngine(SpeechEngine):
+    name = "whisper"
+
+    def __init__(self, model_dir: Path, model_name: str = "whisper-tiny.en", threads: int = 0) -> None:
+        from faster_whisper import WhisperModel
+
+        started = time.perf_counter()
+        self._model = WhisperModel(str(model_dir), device="cpu", compute_type="int8", cpu_threads=threads)
+        self.load_seconds = time.perf_counter() - started
+        self.model_path = str(model_dir)
+        self.model_name = model_name
+
+    def recognizer(self, grammar: list[str] | None = None) -> Recognizer:
+        return WhisperRecognizer(self, grammar)
+
+    def _segments(self, audio: np.ndarray, **options):
+        if len(audio) < SAMPLE_RATE // 10:
+            return []
+        segments, _ = self._model.transcribe(
+            audio, language="en", condition_on_previous_text=False, vad_filter=False, **options
+        )
+        return [s for s in segments if not (s.no_speech_prob > 0.6 and s.avg_logprob < -1.0)]
+
+    def decode_text(self, audio: np.ndarray) -> str:
+        """A quick greedy decode, for partial text."""
+        segments = self._segments(audio, beam_size=1, without_timestamps=True, temperature=0.0)
+        return " ".join(s.text.strip() for s in segments).strip()
+
+    def decode_words(self, audio: np.ndarray) -> list[Word]:
+        """The final decode of one utterance, with word timings."""
+        words: list[Word] = []
+        for segment in self._segments(audio, beam_size=5, word_timestamps=True):
+            for w in segment.words or []:
+                text = w.word.strip()
+                if text:
+                    words.append(Word(text, float(w.start), float(w.end), float(w.probability)))
+        return words
+
+    def transcribe(self, samples: np.ndarray, chunk_seconds: float = 0.5) -> list[Transcript]:
+        """A whole recording at once: Whisper's own long-form decoding is better than cutting it."""
+        samples = samples.astype(np.float32, copy=False)
+        segments, _ = self._model.transcribe(
+            samples, language="en", beam_size=5, word_timestamps=True, vad_filter=True, condition_on_previous_text=False
+        )
+        out: list[Transcript] = []
+        for s in segments:
+            words = [Word(w.word.strip(), float(w.start), float(w.end), float(w.probability)) for w in s.words or [] if w.word.strip()]
+            if words:
+                out.append(Transcript(join_words(words), words, words[0].start, words[-1].end))
+        return out

@@ -1,0 +1,85 @@
+"""Companion's voice: pyttsx3 renders each phrase to WAV once (cached); the speaker plays it."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+from companion.errors import CompanionError
+from companion.paths import data_dir, ensure_private_dir
+
+
+@dataclass
+class VoiceSettings:
+    voice: str = "en-us"  # a pyttsx3 voice id, or a language such as en-us / en-gb
+    rate: int = 140  # words per minute: calm and unhurried
+    volume: float = 0.9
+
+
+class Voice:
+    """Renders phrases to audio with pyttsx3 (espeak-ng on Linux), caching each rendered phrase."""
+
+    def __init__(self, settings: VoiceSettings | None = None, cache_dir: Path | None = None) -> None:
+        self.settings = settings or VoiceSettings()
+        self.cache_dir = cache_dir or data_dir() / "cache" / "voice"
+        self._engine = None
+        self._voice_id: str | None = None
+
+    def _tts(self):
+        if self._engine is None:
+            import pyttsx3
+
+            try:
+                self._engine = pyttsx3.init()
+            except Exception as e:
+                raise CompanionError(f"the speech voice could not start: {e}", "install espeak-ng (scripts/setup.sh does)") from None
+            self._voice_id = self._pick_voice(self._engine)
+            self._engine.setProperty("voice", self._voice_id)
+            self._engine.setProperty("rate", self.settings.rate)
+            self._engine.setProperty("volume", self.settings.volume)
+        return self._engine
+
+    def _pick_voice(self, engine) -> str:
+        wanted = self.settings.voice.lower()
+        voices = engine.getProperty("voices")
+        for match in (
+            lambda v: v.id.lower() == wanted,
+            lambda v: v.id.lower().endswith("/" + wanted),
+            lambda v: wanted in [str(lang).lower() for lang in (v.languages or [])],
+            lambda v: wanted in v.name.lower(),
+        ):
+            found = [v for v in voices if match(v)]
+            if found:
+                return found[0].id
+        raise CompanionError(f"no voice called '{self.settings.voice}'", "`companion doctor` lists the voices; set one with --voice")
+
+    def voices(self) -> list[tuple[str, str]]:
+        return [(v.id, v.name) for v in self._tts().getProperty("voices")]
+
+    def _cache_path(self, text: str) -> Path:
+        s = self.settings
+        key = hashlib.sha256(f"{s.voice}|{s.rate}|{s.volume}|{text}".encode()).hexdigest()[:24]
+        return self.cache_dir / f"{key}.wav"
+
+    def render(self, text: str) -> tuple[np.ndarray, int]:
+        """The phrase as float32 mono samples and their rate; rendered once, then read from the cache."""
+        path = self._cache_path(text)
+        if not path.exists():
+            ensure_private_dir(self.cache_dir)
+            partial = path.with_suffix(".tmp.wav")
+            engine = self._tts()
+            with contextlib.redirect_stdout(io.StringIO()):  # pyttsx3 prints "Audio saved to ..."
+                engine.save_to_file(text, str(partial))
+                engine.runAndWait()
+            if not partial.exists() or partial.stat().st_size <= 44:
+                raise CompanionError(f"the voice could not render '{text[:40]}'", "run `companion doctor` to check the voice")
+            os.replace(partial, path)
+        samples, rate = sf.read(path, dtype="float32", always_2d=True)
+        return samples.mean(axis=1), rate
