@@ -2,7 +2,27 @@
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
+
 from companion.errors import DeviceError
+
+
+_ALSA_HANDLER = None
+
+
+def _quiet_alsa() -> None:
+    """alsa-lib prints recoverable xruns straight to stderr; PortAudio recovers them, so keep them quiet."""
+    global _ALSA_HANDLER
+    if _ALSA_HANDLER is not None:
+        return
+    try:
+        asound = ctypes.CDLL(ctypes.util.find_library("asound") or "libasound.so.2")
+        handler_type = ctypes.CFUNCTYPE(None, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p)
+        _ALSA_HANDLER = handler_type(lambda *args: None)
+        asound.snd_lib_error_set_handler(_ALSA_HANDLER)
+    except (OSError, AttributeError):
+        _ALSA_HANDLER = False
 
 
 def _sd():
@@ -10,6 +30,7 @@ def _sd():
         import sounddevice
     except OSError as e:  # PortAudio library missing
         raise DeviceError(f"the audio library is missing: {e}", "install libportaudio2 (scripts/setup.sh does)") from None
+    _quiet_alsa()
     return sounddevice
 
 

@@ -29,7 +29,7 @@ class Clip:
 
 
 class Speaker:
-    def __init__(self, device: str | int | None = None, latency: str | float = "low") -> None:
+    def __init__(self, device: str | int | None = None, latency: str | float = 0.1) -> None:
         self.index = devices.resolve(device, "output")
         info = devices.describe(self.index)
         self.name = info["name"]
