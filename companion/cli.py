@@ -67,7 +67,7 @@ def reflect(**options) -> None:
     with Store.open() as store:
         engine = load_engine(settings)
         voice = Voice(VoiceSettings(settings.voice, settings.rate, settings.volume))
-        with Speaker(settings.output_device) as speaker, Microphone(settings.input_device) as mic:
+        with Microphone(settings.input_device) as mic, Speaker(settings.output_device) as speaker:
             Reflection(store, engine, mic, speaker, voice, settings, Terminal()).run()
 
 
@@ -77,7 +77,6 @@ def reflect(**options) -> None:
 def import_(files: tuple[Path, ...], **options) -> None:
     """Transcribe and keep reflections recorded elsewhere (WAV, FLAC, OGG, MP3)."""
     from companion.importer import decode, import_recording
-    from companion.reflect import session_for_day
     from companion.storage import Store
 
     for path in files:  # check every file before storing anything
@@ -86,7 +85,7 @@ def import_(files: tuple[Path, ...], **options) -> None:
     with Store.open() as store:
         engine = load_engine(settings)
         for path in files:
-            result = import_recording(store, engine, path, session_for_day(store))
+            result = import_recording(store, engine, path)
             click.echo(f"#{result.entry_id}  {path.name}  ({result.duration:.0f} s)")
             click.echo(f"  {result.text or '(no words recognised; the audio is kept)'}")
 

@@ -13,6 +13,7 @@ import numpy as np
 from companion.errors import InputFileError
 from companion.events import SAMPLE_RATE
 from companion.paths import data_dir, ensure_private_dir, make_private
+from companion.sessions import session_for
 from companion.speech.base import SpeechEngine, join_words
 from companion.storage import Store
 
@@ -43,7 +44,7 @@ class Imported:
     duration: float
 
 
-def import_recording(store: Store, engine: SpeechEngine, path: Path, session_id: int | None) -> Imported:
+def import_recording(store: Store, engine: SpeechEngine, path: Path) -> Imported:
     """Transcribe `path`, copy it into the data dir, store it as a reflection; returns the new entry."""
     samples = decode(path)
     duration = len(samples) / SAMPLE_RATE
@@ -51,6 +52,7 @@ def import_recording(store: Store, engine: SpeechEngine, path: Path, session_id:
     words = [w for t in transcripts for w in t.words]
     ended = datetime.fromtimestamp(path.stat().st_mtime).astimezone()
     started = ended - timedelta(seconds=duration)
+    session_id = session_for(store, started)
     folder = ensure_private_dir(data_dir() / "audio" / started.strftime("%Y-%m"))
     copy = folder / f"import-{started.strftime('%Y%m%dT%H%M%S')}-{path.name}"
     shutil.copyfile(path, copy)

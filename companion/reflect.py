@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from companion.audio.capture import Microphone
@@ -14,6 +14,7 @@ from companion.commands import split_trailing_command
 from companion.config import Settings
 from companion.events import Partial, Transcript, Word
 from companion.paths import data_dir, ensure_private_dir
+from companion.sessions import session_for
 from companion.speech.base import SpeechEngine, join_words
 from companion.storage import Store
 from companion.ui import Terminal
@@ -29,13 +30,6 @@ CLOSING_SAVED = "Thank you. Your reflection is saved. You can read it back any t
 CLOSING_EMPTY = "Nothing was recorded this time, and that's okay. You can come back whenever you like."
 TRAILING_KEEP = 0.6  # seconds of audio kept after the last voice of an answer
 ECHO_GUARD = 0.25  # seconds of microphone audio dropped after Companion stops speaking
-
-
-def session_for_day(store: Store, day: date | None = None) -> int:
-    """The therapy session marked on that day (today by default); a reflection marks one if none was."""
-    day = day or datetime.now().astimezone().date()
-    found = store.session_on_day(day)
-    return found["id"] if found else store.add_session(source="auto", note="marked by a reflection")
 
 
 @dataclass
@@ -71,7 +65,7 @@ class Reflection:
         prompts = self.settings.prompts
         for prompt in prompts:  # render everything up front, so no phrase is rendered on the beat
             self.voice.render(prompt)
-        session_id = session_for_day(self.store)
+        session_id = session_for(self.store)
         reflection_id = self.store.start_reflection(session_id, self.engine.name, self.engine.model_name)
         self.ui.say(OPENING.format(count=len(prompts)))
         self.speak(OPENING.format(count=len(prompts)))
@@ -111,7 +105,7 @@ class Reflection:
         started = datetime.now().astimezone()
         folder = ensure_private_dir(data_dir() / "audio" / started.strftime("%Y-%m"))
         path = folder / f"reflection-{reflection_id}-{number}-{started.strftime('%Y%m%dT%H%M%S')}.wav"
-        recognizer = self.engine.recognizer()
+        recognizer = self.engine.recognizer(context=prompt)
         vad = EnergyVad()
         words: list[Word] = []
         command = None
@@ -130,8 +124,9 @@ class Reflection:
                     break
             for event in recognizer.flush():
                 command = self._take(event, words) or command
-            if vad.last_voice_time is not None:
-                wav.truncate(vad.last_voice_time + TRAILING_KEEP)
+            if vad.last_voice_time is not None:  # keep every word, and a little quiet after the last
+                last_word_end = max((w.end for w in words), default=0.0)
+                wav.truncate(max(vad.last_voice_time, last_word_end) + TRAILING_KEEP)
             duration = wav.duration
         if not words and (vad.last_voice_time is None or command is not None):
             path.unlink(missing_ok=True)  # silence, or only "skip" / "next": nothing to keep

@@ -21,6 +21,7 @@ class VadConfig:
     floor_window: int = 166  # frames (5 s) over which the noise floor is estimated
     floor_percentile: float = 10.0  # speech has gaps: the quietest tenth of the window is the room
     warmup_frames: int = 5  # frames heard before anything can count as voice
+    floor_rise_db_per_s: float = 2.0  # how fast the floor may rise when the room gets louder
 
 
 class EnergyVad:
@@ -47,8 +48,14 @@ class EnergyVad:
         return len(self._levels) >= c.warmup_frames and level > max(c.min_level_db, self.noise_db + c.margin_db)
 
     def _update_floor(self, level: float) -> None:
+        """The floor follows the quiet part of the recent window: down at once, up slowly, so
+        a long stretch of speech cannot lift it to the level of the voice."""
         self._levels.append(level)
-        self.noise_db = float(np.percentile(self._levels, self.config.floor_percentile))
+        target = float(np.percentile(self._levels, self.config.floor_percentile))
+        if len(self._levels) <= self.config.warmup_frames or target < self.noise_db:
+            self.noise_db = target
+        else:
+            self.noise_db += min(target - self.noise_db, self.config.floor_rise_db_per_s * FRAME / 16000)
 
     def accept(self, samples: np.ndarray) -> None:
         buf = np.concatenate([self._pending, samples.astype(np.float32, copy=False)])
@@ -79,4 +86,5 @@ class EnergyVad:
 
     def end_segment(self) -> None:
         self.in_speech = False
+        self._voiced_run = 0
         self.speech_started_at = None

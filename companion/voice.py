@@ -16,6 +16,9 @@ from companion.errors import CompanionError
 from companion.paths import data_dir, ensure_private_dir
 
 
+RENDER_ATTEMPTS = 3
+
+
 @dataclass
 class VoiceSettings:
     voice: str = "en-us"  # a pyttsx3 voice id, or a language such as en-us / en-gb
@@ -63,6 +66,14 @@ class Voice:
     def voices(self) -> list[tuple[str, str]]:
         return [(v.id, v.name) for v in self._tts().getProperty("voices")]
 
+    def _render_once(self, text: str, out: Path) -> None:
+        """One pyttsx3 save_to_file run. Its espeak driver loop occasionally ends before the
+        synthesis has started (a race inside pyttsx3 2.99), leaving no file: the caller retries."""
+        engine = self._tts()
+        with contextlib.redirect_stdout(io.StringIO()):  # pyttsx3 prints "Audio saved to ..."
+            engine.save_to_file(text, str(out))
+            engine.runAndWait()
+
     def _cache_path(self, text: str) -> Path:
         s = self.settings
         key = hashlib.sha256(f"{s.voice}|{s.rate}|{s.volume}|{text}".encode()).hexdigest()[:24]
@@ -74,11 +85,11 @@ class Voice:
         if not path.exists():
             ensure_private_dir(self.cache_dir)
             partial = path.with_suffix(".tmp.wav")
-            engine = self._tts()
-            with contextlib.redirect_stdout(io.StringIO()):  # pyttsx3 prints "Audio saved to ..."
-                engine.save_to_file(text, str(partial))
-                engine.runAndWait()
-            if not partial.exists() or partial.stat().st_size <= 44:
+            for _attempt in range(RENDER_ATTEMPTS):
+                self._render_once(text, partial)
+                if partial.exists() and partial.stat().st_size > 44:
+                    break
+            else:
                 raise CompanionError(f"the voice could not render '{text[:40]}'", "run `companion doctor` to check the voice")
             os.replace(partial, path)
         samples, rate = sf.read(path, dtype="float32", always_2d=True)

@@ -38,11 +38,12 @@ class Microphone:
         import sounddevice as sd
 
         try:
-            self._stream = sd.InputStream(
-                device=self.index, samplerate=self.rate, channels=self.channels, dtype="float32",
-                blocksize=self._block, callback=self._callback,
-            )
-            self._stream.start()
+            with devices.quiet_native_stderr():
+                self._stream = sd.InputStream(
+                    device=self.index, samplerate=self.rate, channels=self.channels, dtype="float32",
+                    blocksize=self._block, callback=self._callback,
+                )
+                self._stream.start()
         except (sd.PortAudioError, ValueError) as e:
             raise DeviceError(
                 f"cannot open the microphone '{self.name}': {e}",

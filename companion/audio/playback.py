@@ -66,11 +66,12 @@ class Speaker:
         import sounddevice as sd
 
         try:
-            self._stream = sd.OutputStream(
-                device=self.index, samplerate=self.rate, channels=1, dtype="float32",
-                latency=self._latency, callback=self._callback,
-            )
-            self._stream.start()
+            with devices.quiet_native_stderr():
+                self._stream = sd.OutputStream(
+                    device=self.index, samplerate=self.rate, channels=1, dtype="float32",
+                    latency=self._latency, callback=self._callback,
+                )
+                self._stream.start()
         except (sd.PortAudioError, ValueError) as e:
             raise DeviceError(
                 f"cannot open the speaker '{self.name}': {e}",

@@ -30,8 +30,9 @@ class SpeechEngine(ABC):
     load_seconds: float = 0.0
 
     @abstractmethod
-    def recognizer(self, grammar: list[str] | None = None) -> Recognizer:
-        """A new stream; with `grammar`, recognition is restricted to those phrases where the engine can."""
+    def recognizer(self, grammar: list[str] | None = None, context: str | None = None) -> Recognizer:
+        """A new stream. With `grammar`, recognition is restricted to those phrases where the engine
+        can; `context` (such as the question being answered) may guide engines that use it."""
 
     def transcribe(self, samples: np.ndarray, chunk_seconds: float = 0.5) -> list[Transcript]:
         """Transcribe a whole recording by streaming it through a recognizer."""

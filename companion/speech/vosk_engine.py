@@ -15,7 +15,7 @@ class VoskRecognizer(Recognizer):
         import vosk
 
         if grammar:
-            self._rec = vosk.KaldiRecognizer(model, SAMPLE_RATE, json.dumps(grammar))
+            self._rec = vosk.KaldiRecognizer(model, SAMPLE_RATE, json.dumps(grammar, ensure_ascii=False))
         else:
             self._rec = vosk.KaldiRecognizer(model, SAMPLE_RATE)
         self._rec.SetWords(True)
@@ -38,7 +38,7 @@ class VoskRecognizer(Recognizer):
     def _transcript(result_json: str) -> list[SpeechEvent]:
         result = json.loads(result_json)
         words = [Word(w["word"], w["start"], w["end"], w.get("conf", 1.0)) for w in result.get("result", [])]
-        words = [w for w in words if w.word != "[unk]"] if words else words
+        words = [w for w in words if not (w.word.startswith("[") and w.word.endswith("]"))]  # [unk], noise tokens
         if not words:
             return []
         return [Transcript(join_words(words), words, words[0].start, words[-1].end)]
@@ -50,12 +50,12 @@ class VoskEngine(SpeechEngine):
     def __init__(self, model_dir: Path) -> None:
         import vosk
 
-        vosk.SetLogLevel(-1)
+        vosk.SetLogLevel(-2)  # Kaldi: -1 still prints warnings, -2 only errors
         started = time.perf_counter()
         self._model = vosk.Model(str(model_dir))
         self.load_seconds = time.perf_counter() - started
         self.model_path = str(model_dir)
         self.model_name = model_dir.name if model_dir.name != "model" else model_dir.parent.name
 
-    def recognizer(self, grammar: list[str] | None = None) -> Recognizer:
+    def recognizer(self, grammar: list[str] | None = None, context: str | None = None) -> Recognizer:
         return VoskRecognizer(self._model, grammar)

