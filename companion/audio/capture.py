@@ -10,6 +10,7 @@ import numpy as np
 from companion.audio import devices
 from companion.audio.resample import StreamResampler, to_mono
 from companion.errors import DeviceError
+from companion.native import quiet_native_stderr
 from companion.events import SAMPLE_RATE, AudioChunk
 
 
@@ -38,7 +39,7 @@ class Microphone:
         import sounddevice as sd
 
         try:
-            with devices.quiet_native_stderr():
+            with quiet_native_stderr():
                 self._stream = sd.InputStream(
                     device=self.index, samplerate=self.rate, channels=self.channels, dtype="float32",
                     blocksize=self._block, callback=self._callback,

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import contextlib
 import ctypes
 import ctypes.util
-import os
-import sys
 
 from companion.errors import DeviceError
 
@@ -26,21 +23,6 @@ def _quiet_alsa() -> None:
         asound.snd_lib_error_set_handler(_ALSA_HANDLER)
     except (OSError, AttributeError):
         _ALSA_HANDLER = False
-
-
-@contextlib.contextmanager
-def quiet_native_stderr():
-    """PortAudio's ALSA layer prints 'Expression ... failed' lines when a device will not open; the
-    person gets one clear line from us instead, so hide the C library's stderr while opening."""
-    sys.stderr.flush()
-    saved = os.dup(2)
-    try:
-        with open(os.devnull, "w") as devnull:
-            os.dup2(devnull.fileno(), 2)
-            yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
 
 
 def _sd():

@@ -14,6 +14,7 @@ import numpy as np
 from companion.audio import devices
 from companion.audio.resample import resample
 from companion.errors import DeviceError
+from companion.native import quiet_native_stderr
 
 
 class Clip:
@@ -66,7 +67,7 @@ class Speaker:
         import sounddevice as sd
 
         try:
-            with devices.quiet_native_stderr():
+            with quiet_native_stderr():
                 self._stream = sd.OutputStream(
                     device=self.index, samplerate=self.rate, channels=1, dtype="float32",
                     latency=self._latency, callback=self._callback,

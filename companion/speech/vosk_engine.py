@@ -6,6 +6,7 @@ import json
 import time
 from pathlib import Path
 
+from companion.native import quiet_native_stderr
 from companion.events import SAMPLE_RATE, AudioChunk, Partial, SpeechEvent, Transcript, Word
 from companion.speech.base import Recognizer, SpeechEngine, join_words, to_pcm16
 
@@ -52,7 +53,8 @@ class VoskEngine(SpeechEngine):
 
         vosk.SetLogLevel(-2)  # Kaldi: -1 still prints warnings, -2 only errors
         started = time.perf_counter()
-        self._model = vosk.Model(str(model_dir))
+        with quiet_native_stderr():
+            self._model = vosk.Model(str(model_dir))
         self.load_seconds = time.perf_counter() - started
         self.model_path = str(model_dir)
         self.model_name = model_dir.name if model_dir.name != "model" else model_dir.parent.name
