@@ -209,6 +209,16 @@ def doctor(**options) -> None:
         sys.exit(1)
 
 
+def _register_command_modules() -> None:
+    from companion import cli_ground, cli_notice
+
+    for command in (*cli_ground.COMMANDS, *cli_notice.COMMANDS):
+        cli.add_command(command)
+
+
+_register_command_modules()
+
+
 def main() -> None:
     """Entry point: private files by default, and errors as one calm line, never a traceback."""
     os.umask(0o077)

@@ -13,12 +13,15 @@ import numpy as np
 
 from companion.events import SAMPLE_RATE, AudioChunk, Partial, SpeechEvent, Transcript, Word
 from companion.speech.base import Recognizer, SpeechEngine, join_words
+from companion.textnorm import normalize_words
 from companion.vad import EnergyVad
 
 PRE_ROLL = 0.3  # seconds kept before the detected start of speech
 UTTERANCE_GAP = 0.8  # silence that closes an utterance
 MAX_UTTERANCE = 25.0  # Whisper sees 30 s windows
 PARTIAL_EVERY = 1.0  # seconds of new speech between partial decodes
+COMMAND_GAP = 0.2  # with a grammar: short commands are closed quickly...
+COMMAND_MAX = 2.0  # ...and anything longer is not a command, so it is never decoded
 
 
 class WhisperRecognizer(Recognizer):
@@ -33,6 +36,9 @@ class WhisperRecognizer(Recognizer):
         self._since_partial = 0.0
         self._position = 0.0  # seconds of audio accepted
         self._previous_end = 0.0  # where the last utterance ended: the next never reaches back past it
+        self._phrases = {tuple(normalize_words(p)): p for p in grammar or [] if not p.startswith("[")}
+        self._gap = COMMAND_GAP if grammar else UTTERANCE_GAP
+        self._too_long = False
 
     def accept(self, chunk: AudioChunk) -> list[SpeechEvent]:
         samples = chunk.samples.astype(np.float32, copy=False)
@@ -54,7 +60,9 @@ class WhisperRecognizer(Recognizer):
 
         if self._vad.in_speech:
             length = self._position - self._utterance_start
-            if self._vad.silence_for() >= UTTERANCE_GAP or length >= MAX_UTTERANCE:
+            if self._grammar and length >= COMMAND_MAX:
+                self._too_long, self._utterance = True, []
+            if self._vad.silence_for() >= self._gap or (not self._grammar and length >= MAX_UTTERANCE):
                 events += self._finish_utterance()
             elif self._since_partial >= PARTIAL_EVERY and self._grammar is None:
                 self._since_partial = 0.0
@@ -72,10 +80,25 @@ class WhisperRecognizer(Recognizer):
         self._previous_end = self._position
         self._utterance = []
         self._vad.end_segment()
+        if self._too_long:
+            self._too_long = False
+            return []
         words = [Word(w.word, w.start + offset, w.end + offset, w.conf) for w in self._engine.decode_words(audio, self._context)]
+        if self._grammar:
+            words = self._as_phrase(words)
         if not words:
             return []
         return [Transcript(join_words(words), words, words[0].start, words[-1].end)]
+
+    def _as_phrase(self, words: list[Word]) -> list[Word]:
+        """Restricted recognition: the utterance must be one of the grammar's phrases, else nothing."""
+        phrase = self._phrases.get(tuple(normalize_words(join_words(words))))
+        if phrase is None or not words:
+            return []
+        conf = min(w.conf for w in words)
+        return [Word(p, words[0].start, words[-1].end, conf) for p in phrase.split()] if len(phrase.split()) != len(words) else [
+            Word(p, w.start, w.end, w.conf) for p, w in zip(phrase.split(), words)
+        ]
 
 
 class WhisperEngine(SpeechEngine):
