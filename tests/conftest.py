@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import sys
 from pathlib import Path
 
@@ -14,6 +15,27 @@ if str(TESTS_DIR) not in sys.path:  # so `import speech_fixtures` works everywhe
     sys.path.insert(0, str(TESTS_DIR))
 
 from companion.virtual_audio import VirtualAudio  # noqa: E402
+
+
+_real_connect = socket.socket.connect
+
+
+def _guarded_connect(self: socket.socket, address, *args):
+    """No test may reach the network: only loopback and local (unix) sockets are allowed."""
+    if self.family in (socket.AF_INET, socket.AF_INET6):
+        host = address[0]
+        if not (host in ("localhost", "::1") or str(host).startswith("127.")):
+            raise AssertionError(f"a test tried to connect to {address}: Companion must not use the network")
+    return _real_connect(self, address, *args)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def no_network():
+    """Fail any outside connection from the test process (subprocesses are covered by the
+    network namespace scripts/test.sh runs the suite in)."""
+    socket.socket.connect = _guarded_connect
+    yield
+    socket.socket.connect = _real_connect
 
 
 @pytest.fixture(scope="session")

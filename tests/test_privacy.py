@@ -1,0 +1,37 @@
+"""Nothing leaves the machine: the suite runs without a network, and data files are private."""
+
+from __future__ import annotations
+
+import os
+import socket
+import stat
+import subprocess
+import sys
+
+import pytest
+from speech_fixtures import librivox_utterances
+
+
+def test_the_network_is_unreachable_for_tests():
+    with pytest.raises((AssertionError, OSError)):
+        socket.create_connection(("1.1.1.1", 80), timeout=2)
+
+
+@pytest.mark.skipif(not os.environ.get("COMPANION_TEST_NO_NETWORK"), reason="not run inside the network namespace")
+def test_subprocesses_have_no_network_either():
+    code = "import socket\ntry:\n socket.create_connection(('1.1.1.1', 80), timeout=2)\nexcept OSError:\n raise SystemExit(0)\nraise SystemExit(1)\n"
+    assert subprocess.run([sys.executable, "-c", code], timeout=30).returncode == 0
+
+
+def test_everything_in_the_data_dir_is_private(companion_home):
+    wav, _ = librivox_utterances()[1]
+    assert subprocess.run([sys.executable, "-m", "companion", "import", str(wav)], capture_output=True).returncode == 0
+    assert stat.S_IMODE(companion_home.stat().st_mode) == 0o700
+    found = 0
+    for root, dirs, files in os.walk(companion_home):
+        for name in dirs:
+            assert stat.S_IMODE(os.stat(os.path.join(root, name)).st_mode) == 0o700, name
+        for name in files:
+            found += 1
+            assert stat.S_IMODE(os.stat(os.path.join(root, name)).st_mode) == 0o600, name
+    assert found >= 2  # the database and the audio
