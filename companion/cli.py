@@ -136,6 +136,17 @@ def export(fmt: str, output: Path | None) -> None:
         click.echo(text)
 
 
+@cli.command()
+@click.argument("destination", required=False, type=click.Path(path_type=Path))
+def backup(destination: Path | None) -> None:
+    """Write a consistent copy of the database (safe while Companion is in use)."""
+    from companion import backup as backups
+    from companion.paths import database_path
+
+    made = backups.backup_database(database_path(), destination or backups.new_backup_path())
+    click.echo(f"Backed up to {made}")
+
+
 @cli.group(invoke_without_command=True)
 @click.pass_context
 def models(ctx: click.Context) -> None:
