@@ -17,11 +17,11 @@ from companion.events import SAMPLE_RATE, AudioChunk
 class Microphone:
     """Opens the input device at its native rate and yields 16 kHz mono `AudioChunk`s."""
 
-    def __init__(self, device: str | int | None = None, block_seconds: float = 0.05) -> None:
+    def __init__(self, device: str | int | None = None, block_seconds: float = 0.05, rate: int | None = None) -> None:
         self.index = devices.resolve(device, "input")
         info = devices.describe(self.index)
         self.name = info["name"]
-        self.rate = int(info["default_samplerate"])
+        self.rate = int(rate or info["default_samplerate"])  # the device's own rate unless told otherwise
         self.channels = 1
         self._block = int(self.rate * block_seconds)
         self._queue: queue.Queue[np.ndarray] = queue.Queue()
