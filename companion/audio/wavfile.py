@@ -24,12 +24,15 @@ class GrowingWav:
         fd = os.open(path, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600)
         self._file = os.fdopen(fd, "wb")
         make_private(path)
-        self._file.write(self._header(0))
+        self._file.write(self.header(0, self.rate))
 
-    def _header(self, data_bytes: int) -> bytes:
+    @staticmethod
+    def header(frames: int, rate: int = SAMPLE_RATE) -> bytes:
+        """The 44-byte header of a 16-bit mono PCM WAV holding `frames` samples."""
+        data_bytes = frames * 2
         return struct.pack(
             "<4sI4s4sIHHIIHH4sI",
-            b"RIFF", 36 + data_bytes, b"WAVE", b"fmt ", 16, 1, 1, self.rate, self.rate * 2, 2, 16, b"data", data_bytes,
+            b"RIFF", 36 + data_bytes, b"WAVE", b"fmt ", 16, 1, 1, rate, rate * 2, 2, 16, b"data", data_bytes,
         )
 
     def write(self, samples: np.ndarray) -> None:
@@ -45,7 +48,7 @@ class GrowingWav:
         self._file.flush()
         end = self._file.tell()
         self._file.seek(0)
-        self._file.write(self._header(self.frames * 2))
+        self._file.write(self.header(self.frames, self.rate))
         self._file.seek(end)
         self._file.flush()
         os.fsync(self._file.fileno())

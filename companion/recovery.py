@@ -1,0 +1,95 @@
+"""Nothing lost: an answer being recorded has a small marker file beside its audio; if Companion is
+stopped before the answer is stored (power cut, kill -9, a crash), the next start finds the marker,
+transcribes the audio that reached the disk and stores it as the answer."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from companion.events import SAMPLE_RATE
+from companion.paths import data_dir, make_private
+from companion.speech.base import SpeechEngine, join_words
+from companion.storage import Store
+
+MARKER_SUFFIX = ".pending.json"
+WAV_HEADER = 44
+
+
+@dataclass
+class Pending:
+    """What is needed to store an answer that was interrupted."""
+
+    kind: str
+    prompt: str | None
+    started_at: str
+    reflection_id: int | None = None
+    session_id: int | None = None
+
+
+def marker_for(audio: Path) -> Path:
+    return audio.with_name(audio.name + MARKER_SUFFIX)
+
+
+def mark_pending(audio: Path, pending: Pending) -> Path:
+    """Write the marker before the first sample is recorded (synced, private)."""
+    marker = marker_for(audio)
+    fd = os.open(marker, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        json.dump(asdict(pending), f)
+        f.flush()
+        os.fsync(f.fileno())
+    make_private(marker)
+    return marker
+
+
+def clear_pending(audio: Path) -> None:
+    marker_for(audio).unlink(missing_ok=True)
+
+
+def read_growing_wav(path: Path) -> np.ndarray:
+    """The samples of a 16 kHz 16-bit mono WAV written by GrowingWav, by file size rather than by
+    its header (the header may lag the data by up to a second after a crash)."""
+    data = path.read_bytes()[WAV_HEADER:]
+    data = data[: len(data) - len(data) % 2]
+    return np.frombuffer(data, dtype="<i2").astype(np.float32) / 32767.0
+
+
+def repair_header(path: Path, frames: int) -> None:
+    from companion.audio.wavfile import GrowingWav
+
+    with open(path, "r+b") as f:
+        f.write(GrowingWav.header(frames))
+
+
+def pending_answers() -> list[Path]:
+    root = data_dir() / "audio"
+    return sorted(root.rglob(f"*{MARKER_SUFFIX}")) if root.is_dir() else []
+
+
+def recover(store: Store, engine: SpeechEngine) -> list[int]:
+    """Store every interrupted answer found; returns the new entry ids."""
+    recovered = []
+    for marker in pending_answers():
+        audio = marker.with_name(marker.name[: -len(MARKER_SUFFIX)])
+        pending = Pending(**json.loads(marker.read_text(encoding="utf-8")))
+        samples = read_growing_wav(audio) if audio.is_file() else np.zeros(0, np.float32)
+        if len(samples) < SAMPLE_RATE // 4:
+            audio.unlink(missing_ok=True)
+            marker.unlink()
+            continue
+        repair_header(audio, len(samples))
+        words = [w for t in engine.transcribe(samples) for w in t.words]
+        entry_id = store.add_entry(
+            pending.kind, join_words(words), prompt=pending.prompt, words=words,
+            audio=str(audio.relative_to(data_dir())), started_at=pending.started_at,
+            duration=round(len(samples) / SAMPLE_RATE, 3), engine=engine.name, model=engine.model_name,
+            reflection_id=pending.reflection_id, session_id=pending.session_id, extra={"recovered": True},
+        )
+        marker.unlink()
+        recovered.append(entry_id)
+    return recovered

@@ -1,0 +1,62 @@
+"""An answer interrupted by kill -9 is found and stored on the next start, losing at most ~1 s."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import soundfile as sf
+from speech_fixtures import librivox_utterances
+
+from companion import recovery
+from companion.speech import models
+from companion.storage import Store
+from companion.textnorm import normalize_words
+
+RECORDER = """
+import sys, time
+from pathlib import Path
+import soundfile as sf
+from companion.audio.wavfile import GrowingWav
+from companion.recovery import Pending, mark_pending
+samples, rate = sf.read(sys.argv[1], dtype="float32")
+path = Path(sys.argv[2])
+mark_pending(path, Pending("reflection", "What felt important today?", "2026-11-25T10:00:00+00:00"))
+wav = GrowingWav(path)
+for i in range(0, len(samples), 800):
+    wav.write(samples[i:i + 800])
+    print(wav.frames, flush=True)
+    time.sleep(0.05)
+"""
+
+
+def test_kill_9_mid_answer_then_recover(companion_home):
+    wav, text = librivox_utterances()[0]  # 7.1 s
+    folder = companion_home / "audio" / "2026-11"
+    folder.mkdir(parents=True)
+    target = folder / "reflection-1-1.wav"
+    child = subprocess.Popen([sys.executable, "-c", RECORDER, str(wav), str(target)], stdout=subprocess.PIPE, text=True)
+    written = 0
+    deadline = time.monotonic() + 5.0
+    while time.monotonic() < deadline:
+        written = int(child.stdout.readline())
+    os.kill(child.pid, signal.SIGKILL)
+    child.wait()
+    assert recovery.pending_answers() == [recovery.marker_for(target)]
+
+    with Store.open() as store:
+        engine = models.load(models.embedded_model())
+        [entry_id] = recovery.recover(store, engine)
+        entry = store.get_entry(entry_id)
+        assert recovery.pending_answers() == []
+        assert recovery.recover(store, engine) == []  # once only
+    kept = sf.info(str(target))
+    lost = written / 16000 - kept.duration
+    assert lost <= 1.0, f"lost {lost:.2f} s"
+    assert entry["duration"] == kept.duration and entry["extra"] == {"recovered": True}
+    assert entry["prompt"] == "What felt important today?"
+    heard = normalize_words(entry["text"])
+    assert len(heard) >= 6 and heard[:4] == normalize_words(text)[:4], entry["text"]
