@@ -65,11 +65,15 @@ def _stop_all() -> None:
             pass
 
 
+try:  # resolved here, not in the forked child (no dlopen between fork and exec)
+    _prctl = ctypes.CDLL(None, use_errno=True).prctl
+except (OSError, AttributeError):  # pragma: no cover - not glibc/Linux
+    _prctl = None
+
+
 def _die_with_parent() -> None:  # runs in the child between fork and exec
-    try:
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    except Exception:
-        pass
+    if _prctl is not None:
+        _prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
 def _missing_tools() -> list[str]:
@@ -113,45 +117,60 @@ def has_real_input_device() -> bool:
 class SpeakerRecording:
     """A running capture of ``companion_speaker.monitor`` (what programs play).
 
-    Audio is captured as raw 16-bit mono PCM from ``parec --raw`` and written as a
-    proper WAV file when :meth:`stop` is called (so the header is always right).
+    ``parec --raw`` delivers 16-bit mono PCM, which is appended to the WAV file
+    as it arrives (the header is patched on every write, so the file is valid
+    even while recording); :meth:`stop` ends the capture and closes the file.
 
     ``started_at`` is the ``time.monotonic()`` instant that corresponds to the
     first sample of the file (estimated from the arrival time and length of the
-    first chunk), so ``started_at + index / rate`` is the wall time of a sample.
+    first chunk), so ``started_at + index / rate`` is the time of a sample.
     """
 
     def __init__(self, proc: subprocess.Popen, out: Path, rate: int, t_launch: float):
         self._proc = proc
-        self.path = out
+        self.path = Path(out)
         self.rate = rate
-        self._chunks: list[bytes] = []
+        self.started_at: float = t_launch
+        self._frames = 0
         self._lock = threading.Lock()
         self._first = threading.Event()
-        self.started_at: float = t_launch
-        self._stopped_path: Path | None = None
+        self._stopped = False
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._wav = wave.open(str(self.path), "wb")
+        self._wav.setnchannels(1)
+        self._wav.setsampwidth(2)
+        self._wav.setframerate(rate)
+        self._wav.writeframes(b"")  # header now, so the file is valid from the start
         self._reader = threading.Thread(
             target=self._read, args=(proc.stdout,), name="parec-reader", daemon=True
         )
         self._reader.start()
 
     def _read(self, stream: IO[bytes]) -> None:
+        odd = b""
         while True:
-            data = stream.read1(65536) if hasattr(stream, "read1") else stream.read(4096)
+            data = stream.read1(65536)
             if not data:
                 break
             now = time.monotonic()
+            data, odd = odd + data, b""
+            if len(data) % 2:
+                data, odd = data[:-1], data[-1:]
             with self._lock:
                 if not self._first.is_set():
                     self.started_at = now - (len(data) // 2) / self.rate
                     self._first.set()
-                self._chunks.append(data)
+                self._wav.writeframes(data)
+                self._frames += len(data) // 2
 
     def wait_started(self, timeout: float = 5.0) -> None:
         """Block until audio flows (the stream is connected); RuntimeError otherwise."""
         if not self._first.wait(timeout):
-            err = self._stderr_text()
-            self._kill()
+            if self._proc.poll() is None:
+                self._proc.kill()
+            self._proc.wait()
+            err = self._proc.stderr.read().decode(errors="replace").strip() if self._proc.stderr else ""
+            self.stop()
             raise RuntimeError(
                 f"parec produced no audio from {SPEAKER_MONITOR} within {timeout:.0f} s"
                 + (f": {err}" if err else "")
@@ -161,25 +180,16 @@ class SpeakerRecording:
     def duration(self) -> float:
         """Seconds captured so far."""
         with self._lock:
-            return sum(len(c) for c in self._chunks) / 2 / self.rate
+            return self._frames / self.rate
 
-    def _stderr_text(self) -> str:
-        if self._proc.poll() is None or self._proc.stderr is None:
-            return ""
-        try:
-            return self._proc.stderr.read().decode(errors="replace").strip()
-        except (OSError, ValueError):
-            return ""
-
-    def _kill(self) -> None:
-        if self._proc.poll() is None:
-            self._proc.kill()
-        self._proc.wait()
+    @property
+    def stopped(self) -> bool:
+        return self._stopped
 
     def stop(self) -> Path:
-        """Stop capturing, write the WAV file and return its path (idempotent)."""
-        if self._stopped_path is not None:
-            return self._stopped_path
+        """Stop capturing, finalise the WAV file and return its path (idempotent)."""
+        if self._stopped:
+            return self.path
         if self._proc.poll() is None:
             self._proc.send_signal(signal.SIGINT)
             try:
@@ -192,15 +202,8 @@ class SpeakerRecording:
             if stream is not None:
                 stream.close()
         with self._lock:
-            data = b"".join(self._chunks)
-        data = data[: len(data) - (len(data) % 2)]
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with wave.open(str(self.path), "wb") as w:
-            w.setnchannels(1)
-            w.setsampwidth(2)
-            w.setframerate(self.rate)
-            w.writeframes(data)
-        self._stopped_path = self.path
+            self._wav.close()
+            self._stopped = True
         return self.path
 
     def __enter__(self) -> "SpeakerRecording":
@@ -311,13 +314,16 @@ class VirtualAudio:
             # Keep-alive: a null sink nobody asks for low latency renders 2 s
             # ahead, so a new stream is heard up to ~2 s late and paplay's drain
             # waits as long. A permanent low-latency reader on each monitor keeps
-            # both sinks at ~10 ms; what it reads goes to a third, unused sink.
+            # both sinks near real time, like a sound card; what it reads goes to
+            # a third, unused sink. 20 ms costs ~5 % of a CPU; at >= 30 ms the
+            # sinks pull so far ahead that PortAudio (ALSA pulse plugin) thinks
+            # audio was played that is then dropped when the stream closes.
             f"load-module module-null-sink sink_name={_VOID_SINK} "
             f"sink_properties=device.description=CompanionVoid rate={r}\n"
             f"load-module module-loopback source={MIC_SOURCE} sink={_VOID_SINK} "
-            "latency_msec=10 source_dont_move=1 sink_dont_move=1\n"
+            "latency_msec=20 source_dont_move=1 sink_dont_move=1\n"
             f"load-module module-loopback source={SPEAKER_MONITOR} sink={_VOID_SINK} "
-            "latency_msec=10 source_dont_move=1 sink_dont_move=1\n"
+            "latency_msec=20 source_dont_move=1 sink_dont_move=1\n"
             f"set-default-source {MIC_SOURCE}\n"
             f"set-default-sink {SPEAKER_SINK}\n"
         )
@@ -379,7 +385,7 @@ class VirtualAudio:
         """Play 50 ms of silence into both sinks.
 
         The very first stream on a fresh server is heard ~0.5 s late; after one
-        short stream, playback starts within ~10 ms.
+        short stream, playback starts within a few ms of the stream connecting.
         """
         silence = self.workdir / "silence.wav"
         with wave.open(str(silence), "wb") as w:
@@ -510,8 +516,9 @@ class VirtualAudio:
             stderr=subprocess.PIPE,
         )
         rec = SpeakerRecording(proc, Path(out), rate, t_launch)
-        rec.wait_started()
+        self._recordings = [r for r in self._recordings if not r.stopped]
         self._recordings.append(rec)
+        rec.wait_started()
         return rec
 
     def loopback_speaker_to_mic(self, latency_msec: int = 20) -> str:

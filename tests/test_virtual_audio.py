@@ -6,6 +6,7 @@ import math
 import os
 import queue
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -108,6 +109,7 @@ def test_record_speaker_captures_default_output(virtual_audio: VirtualAudio, tmp
     t_play = time.monotonic()
     sd.play(tone, rate, blocking=True)
     time.sleep(0.3)
+    assert sf.info(str(rec.path)).duration == pytest.approx(rec.duration, abs=0.1)  # valid while recording
     path = rec.stop()
     assert rec.stop() == path  # idempotent
 
@@ -163,10 +165,35 @@ def test_server_stops_and_restarts(tmp_path: Path):
         assert va.running
         pid = va._proc.pid
     assert not va.running
-    assert not Path(f"/proc/{pid}").exists() or "zombie" in Path(f"/proc/{pid}/status").read_text()
+    assert not _alive(pid)
     with va:  # can be started again
         assert "companion_mic" in va.pactl("list", "short", "sinks")
     assert not va.running
+
+
+def test_server_dies_with_its_parent(tmp_path: Path):
+    """Even a SIGKILLed owner leaves no pulseaudio behind."""
+    code = (
+        "import os, signal, sys; from pathlib import Path; "
+        "from companion.virtual_audio import VirtualAudio; "
+        f"va = VirtualAudio(Path({str(tmp_path / 'va')!r})).start(); "
+        "print(va._proc.pid, flush=True); os.kill(os.getpid(), signal.SIGKILL)"
+    )
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30)
+    assert res.returncode == -9, res.stderr
+    pid = int(res.stdout.split()[0])
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and _alive(pid):
+        time.sleep(0.05)
+    assert not _alive(pid)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:
+        return False
+    return "State:\tZ" not in status
 
 
 def test_long_workdir_gets_short_socket(tmp_path: Path):
