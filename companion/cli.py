@@ -10,26 +10,8 @@ from pathlib import Path
 import click
 
 from companion import __version__, config
+from companion.cli_options import audio_options, engine_options, listening_options, voice_options
 from companion.errors import CompanionError
-
-
-def engine_options(f):
-    f = click.option("--model", type=click.Path(), help="A speech model folder (vosk or Whisper).")(f)
-    f = click.option("--engine", type=click.Choice(["vosk", "whisper"]), help="Force a speech engine.")(f)
-    return f
-
-
-def audio_options(f):
-    f = click.option("--output-device", help="Speaker, by name or index (see `companion doctor`).")(f)
-    f = click.option("--input-device", help="Microphone, by name or index (see `companion doctor`).")(f)
-    return f
-
-
-def voice_options(f):
-    f = click.option("--volume", type=click.FloatRange(0, 1), help="Voice volume, 0 to 1.")(f)
-    f = click.option("--rate", type=click.IntRange(60, 300), help="Voice speed in words a minute (default 140).")(f)
-    f = click.option("--voice", help="Voice id or language, e.g. en-us, en-gb.")(f)
-    return f
 
 
 def load_engine(settings: config.Settings):
@@ -51,10 +33,10 @@ def cli() -> None:
 @engine_options
 @audio_options
 @voice_options
-@click.option("--silence", type=click.FloatRange(1, 60), help="Seconds of quiet that end an answer (default 4).")
-@click.option("--wait", type=click.FloatRange(1, 600), help="Seconds to wait for an answer to begin (default 15).")
+@listening_options
 @click.option("--prompt", "prompts", multiple=True, help="Ask this question instead (repeat for several).")
-def reflect(**options) -> None:
+@click.option("--no-crisis-note", is_flag=True, help="Do not add the note about crisis support.")
+def reflect(no_crisis_note: bool, **options) -> None:
     """Reflect after a session: answer a few spoken questions in your own words."""
     from companion.audio.capture import Microphone
     from companion.audio.playback import Speaker
@@ -63,6 +45,8 @@ def reflect(**options) -> None:
     from companion.ui import Terminal
     from companion.voice import Voice, VoiceSettings
 
+    if no_crisis_note:
+        os.environ["COMPANION_CRISIS_NOTE"] = "0"  # read by companion.care for this run
     settings = config.merged(config.load(), **options)
     with Store.open() as store:
         engine = load_engine(settings)
@@ -120,20 +104,35 @@ def show(entry_id: int) -> None:
 
 
 @cli.command()
-@click.option("--format", "fmt", type=click.Choice(["json", "markdown"]), default="markdown", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["markdown", "json", "html", "srt", "vtt"]), default="markdown",
+              show_default=True, help="markdown to read or share, json complete, html one page with recordings, "
+              "srt/vtt captions of one answer (--id).")
+@click.option("--id", "entry_id", type=int, help="The answer to caption (srt, vtt).")
+@click.option("--since", help="Only from this date on, e.g. 2026-11-01 (markdown, html).")
 @click.option("-o", "--output", type=click.Path(path_type=Path), help="Write to this file instead of printing.")
-def export(fmt: str, output: Path | None) -> None:
-    """Everything you said, as Markdown (to read or share) or JSON (complete)."""
-    from companion.export import export_json, export_markdown
+def export(fmt: str, entry_id: int | None, since: str | None, output: Path | None) -> None:
+    """What you said, to keep or to bring to your therapist."""
+    from companion import export as exporting
+    from companion.sessions import parse_moment
     from companion.storage import Store
 
+    if fmt in ("srt", "vtt") and entry_id is None:
+        raise CompanionError(f"{fmt} captions are for one answer", f"add --id, e.g. `companion export --format {fmt} --id 12`")
+    since_iso = parse_moment(since, what="--since").isoformat(timespec="seconds") if since else None
     with Store.open() as store:
-        text = json.dumps(export_json(store), indent=2, ensure_ascii=False) if fmt == "json" else export_markdown(store)
+        if fmt == "json":
+            text = json.dumps(exporting.export_json(store), indent=2, ensure_ascii=False) + "\n"
+        elif fmt == "markdown":
+            text = exporting.export_markdown(store, since_iso)
+        elif fmt == "html":
+            text = exporting.export_html(store, since_iso)
+        else:
+            text = exporting.entry_captions(store.get_entry(entry_id), fmt)
     if output:
-        output.write_text(text + "\n", encoding="utf-8")
+        output.write_text(text, encoding="utf-8")  # private: the process umask is 0o077
         click.echo(f"Written to {output}")
     else:
-        click.echo(text)
+        click.echo(text, nl=False)
 
 
 @cli.command()

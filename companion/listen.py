@@ -4,6 +4,11 @@ A background thread reads the microphone and feeds a recognizer restricted to th
 (vosk: a grammar; Whisper: short utterances matched to the same phrases). A command counts only
 when it is the whole utterance, so Companion's own sentences, heard back through the room, are not
 obeyed. The callback runs on the listener thread; keep it short (set a flag, queue an event).
+
+Acting quickly: a vosk partial that is exactly a command acts after only PARTIAL_QUIET of quiet,
+if the utterance is short enough to be a command (a partial in the middle of a sentence is often a
+command word, because the grammar can only say command words). Final results from a restricted
+grammar always name some phrase, so those below MIN_CONFIDENCE are not obeyed.
 """
 
 from __future__ import annotations
@@ -18,6 +23,12 @@ from companion.errors import DeviceError
 from companion.events import Partial, Transcript
 from companion.speech.base import SpeechEngine
 from companion.textnorm import normalize_words
+from companion.vad import EnergyVad
+
+PARTIAL_QUIET = 0.1  # seconds of quiet after a command-only partial before it acts
+COMMAND_LONGEST = 1.6  # seconds: a longer utterance is not a command
+UTTERANCE_END = 0.4  # seconds of quiet that end an utterance (for the two checks above)
+MIN_CONFIDENCE = 0.5
 
 
 @dataclass(frozen=True)
@@ -67,25 +78,39 @@ class CommandListener:
 
     def _run(self) -> None:
         recognizer = self.engine.recognizer(grammar=grammar_for(self.commands))
-        fired_on_partial: str | None = None
+        vad = EnergyVad()
+        candidate: tuple[str, str] | None = None  # (command, text) of the latest partial
+        fired: str | None = None  # the command already acted on in this utterance
         try:
             while not self._stop.is_set():
                 chunk = self.mic.read()
+                vad.accept(chunk.samples)
                 for event in recognizer.accept(chunk):
                     if isinstance(event, Partial):
-                        # vosk: a restricted partial that is exactly a command can act before the endpoint
                         command = match_command(event.text, self.commands)
-                        if command and command != fired_on_partial:
-                            fired_on_partial = command
-                            self._fire(command, event.text, chunk.end)
+                        candidate = (command, event.text) if command else None
                     elif isinstance(event, Transcript):
                         command = match_command(event.text, self.commands)
-                        if command and command != fired_on_partial:
+                        confident = min((w.conf for w in event.words), default=1.0) >= MIN_CONFIDENCE
+                        if command and fired is None and confident:
                             self._fire(command, event.text, event.end)
-                        fired_on_partial = None
+                        candidate, fired = None, None
+                if candidate and fired is None and self._short_and_quiet(vad):
+                    fired = candidate[0]
+                    self._fire(candidate[0], candidate[1], chunk.end - vad.silence_for())
+                    candidate = None
+                if vad.in_speech and vad.silence_for() >= UTTERANCE_END:
+                    vad.end_segment()
         except DeviceError as e:
             if self.on_error and not self._stop.is_set():
                 self.on_error(e)
+
+    @staticmethod
+    def _short_and_quiet(vad: EnergyVad) -> bool:
+        """The voice has paused briefly after an utterance short enough to be a command."""
+        if not vad.in_speech or vad.speech_started_at is None or vad.last_voice_time is None:
+            return False
+        return vad.silence_for() >= PARTIAL_QUIET and vad.last_voice_time - vad.speech_started_at <= COMMAND_LONGEST
 
     def _fire(self, command: str, text: str, speech_end: float) -> None:
         heard = CommandHeard(command, text, time.monotonic(), speech_end)

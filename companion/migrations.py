@@ -68,8 +68,33 @@ def _initial_schema(db: Database) -> None:
     db["entries"].enable_fts(["prompt", "text"], tokenize="porter", create_triggers=True)
 
 
+_SCHEMA_3 = """
+CREATE TABLE entry_states (
+    entry_id INTEGER NOT NULL REFERENCES entries(id) ON DELETE CASCADE,
+    state TEXT NOT NULL,
+    PRIMARY KEY (entry_id, state)
+);
+CREATE INDEX entry_states_state ON entry_states(state);
+ALTER TABLE entries ADD COLUMN edited_at TEXT;
+"""
+
+
+def _body_states_and_edits(db: Database) -> None:
+    """Check-in body states as rows (for the review digest) and when an entry's text was corrected."""
+    for statement in filter(str.strip, _SCHEMA_3.split(";")):
+        db.execute(statement)  # one by one: executescript would commit the migration's transaction
+
+
+def _practice_runs(db: Database) -> None:
+    from companion.practice.records import create_practice_runs
+
+    create_practice_runs(db)
+
+
 MIGRATIONS: list[Migration] = [
     (1, "initial schema", _initial_schema),
+    (2, "practice runs", _practice_runs),
+    (3, "body states and edits", _body_states_and_edits),
 ]
 
 

@@ -26,7 +26,7 @@ Timestamp = str | datetime
 
 _ENTRY_LIST_COLUMNS = (
     "id, kind, reflection_id, session_id, prompt, text, original_text, started_at, ended_at, "
-    "duration, audio, engine, model, created_at, extra"
+    "duration, audio, engine, model, created_at, extra, edited_at"
 )
 
 
@@ -282,6 +282,140 @@ class Store:
         named = {"open": open_, "close": close, "match": match, "limit": limit, **params}
         return [_search_row(r) for r in self.db.query(sql, named)]
 
+    def edit_entry(self, entry_id: int, text: str) -> dict:
+        """Correct an entry's text; the first original stays in `original_text`. Returns the entry."""
+        entry = self.get_entry(entry_id)
+        text = text.strip()
+        if not text:
+            raise StorageError("the corrected text is empty", "to remove an entry, use `companion delete ID`")
+        original = entry["original_text"] if entry["original_text"] is not None else entry["text"]
+        self.db.execute(
+            "UPDATE entries SET text = ?, original_text = ?, edited_at = ? WHERE id = ?",
+            [text, original, now_iso(), entry_id],
+        )
+        return self.get_entry(entry_id)
+
+    def delete_entry(self, entry_id: int) -> dict:
+        """Delete one entry, its words, states and audio file; returns what was deleted."""
+        entry = self.get_entry(entry_id)
+        self.db.execute("PRAGMA secure_delete=ON")
+        with self.db.atomic():
+            self.db.execute("DELETE FROM entries WHERE id = ?", [entry_id])
+        audio = self.audio_path(entry)
+        if audio is not None and audio.is_relative_to(self.root):
+            audio.unlink(missing_ok=True)
+        return entry
+
+    def forget_all(self) -> int:
+        """Delete every session, sitting, entry and recording, and compact the file; returns entries removed."""
+        count = self.db.execute("SELECT count(*) FROM entries").fetchone()[0]
+        audio = [self.audio_path(e) for e in self.list_entries()]
+        self.db.execute("PRAGMA secure_delete=ON")
+        with self.db.atomic():
+            for table in ("words", "entry_states", "entries", "reflections", "sessions", "practice_runs"):
+                if self.db[table].exists():
+                    self.db.execute(f"DELETE FROM {table}")
+        self.db.execute("VACUUM")
+        self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # no old pages left behind in the WAL either
+        for path in audio:
+            if path is not None and path.is_relative_to(self.root):
+                path.unlink(missing_ok=True)
+        audio_root = self.root / "audio"
+        if audio_root.is_dir():
+            for folder in sorted(audio_root.glob("**/*"), reverse=True):
+                if folder.is_dir() and not any(folder.iterdir()):
+                    folder.rmdir()
+        return count
+
+    def is_empty(self) -> bool:
+        """True when nothing at all is stored (no sessions, sittings or entries)."""
+        return all(self.db.execute(f"SELECT count(*) FROM {t}").fetchone()[0] == 0
+                   for t in ("entries", "reflections", "sessions"))
+
+    def restore(self, data: dict, source_dir: Path | None = None) -> int:
+        """Restore a `companion export --format json` dict into this empty store; returns entries restored.
+
+        Audio files are copied into the data dir (from their exported path, or from `source_dir` plus
+        their `audio/...` path). Everything is checked first; on any failure nothing is kept.
+        """
+        import shutil
+
+        if not self.is_empty():
+            raise StorageError("the data folder already holds sessions or entries",
+                               "import-json restores into an empty data folder; set COMPANION_HOME to a new one")
+        if not isinstance(data, dict) or data.get("format") != "companion-export" or not isinstance(data.get("entries"), list):
+            raise StorageError("this is not a Companion JSON export", "make one with `companion export --format json`")
+        copies: list[tuple[Path, Path]] = []
+        for entry in data["entries"]:
+            if entry.get("audio"):
+                relative = _audio_relative(entry["audio"])
+                source = _find_audio(entry["audio"], relative, source_dir)
+                if source is None:
+                    raise StorageError(f"the recording {entry['audio']} of entry {entry.get('id')} is missing",
+                                       "copy the audio folder next to the JSON file and try again")
+                copies.append((source, self.root / relative))
+        made: list[Path] = []
+        try:
+            with self.db.atomic():
+                for session in data.get("sessions", []):
+                    self.db["sessions"].insert(session)
+                for sitting in data.get("reflections", []):
+                    self.db["reflections"].insert(sitting)
+                for entry in data["entries"]:
+                    self._restore_entry(entry)
+                for run in data.get("practice_runs", []):
+                    self.db["practice_runs"].insert(dict(run, commands=json.dumps(run.get("commands", []), ensure_ascii=False)))
+                for source, target in copies:
+                    if not target.exists():
+                        paths.ensure_private_dir(target.parent)
+                        shutil.copyfile(source, target)
+                        paths.make_private(target)
+                        made.append(target)
+        except (sqlite3.Error, KeyError, TypeError, ValueError) as e:
+            for path in made:
+                path.unlink(missing_ok=True)
+            raise StorageError(f"the export could not be restored: {e}", "nothing was stored; check the file") from None
+        return len(data["entries"])
+
+    def _restore_entry(self, entry: dict) -> None:
+        row = {key: entry.get(key) for key in (
+            "id", "kind", "reflection_id", "session_id", "prompt", "text", "original_text", "started_at",
+            "ended_at", "duration", "engine", "model", "created_at", "edited_at")}  # fmt: skip
+        row["text"] = row["text"] or ""
+        row["created_at"] = row["created_at"] or row["started_at"]
+        row["audio"] = _audio_relative(entry["audio"]) if entry.get("audio") else None
+        row["extra"] = json.dumps(entry["extra"], ensure_ascii=False) if entry.get("extra") is not None else None
+        self.db["entries"].insert(row)
+        words = [{"entry_id": entry["id"], "idx": i, **_word_dict(w)} for i, w in enumerate(entry.get("words") or [])]
+        if words:
+            self.db["words"].insert_all(words)
+        states = [{"entry_id": entry["id"], "state": s} for s in entry.get("states") or []]
+        if states:
+            self.db["entry_states"].insert_all(states)
+
+    # Body states
+
+    def set_entry_states(self, entry_id: int, states: Iterable[str]) -> None:
+        """Replace the body states named in one entry."""
+        with self.db.atomic():
+            self.db.execute("DELETE FROM entry_states WHERE entry_id = ?", [entry_id])
+            rows = [{"entry_id": entry_id, "state": s} for s in dict.fromkeys(states)]
+            if rows:
+                self.db["entry_states"].insert_all(rows)
+
+    def entry_states(self, entry_id: int) -> list[str]:
+        """The body states of one entry, alphabetically."""
+        sql = "SELECT state FROM entry_states WHERE entry_id = ? ORDER BY state"
+        return [row[0] for row in self.db.execute(sql, [entry_id])]
+
+    def state_counts(self, since: Timestamp | date | None = None, until: Timestamp | date | None = None) -> list[tuple[str, int]]:
+        """How often each body state was named in the period, most named first."""
+        clauses, params = _filters(None, since, until, table="e")
+        where = "WHERE " + " AND ".join(clauses) if clauses else ""
+        sql = f"""SELECT s.state, count(*) AS n FROM entry_states s JOIN entries e ON e.id = s.entry_id
+                  {where} GROUP BY s.state ORDER BY n DESC, s.state"""
+        return [(row["state"], row["n"]) for row in self.db.query(sql, params)]
+
     # Audio files
 
     def _relative_audio(self, audio: str | Path | None) -> str | None:
@@ -297,6 +431,23 @@ class Store:
         """Absolute path of an entry's audio file (None if it has none)."""
         audio = entry.get("audio")
         return self.root / audio if audio else None
+
+
+def _audio_relative(exported: str) -> str:
+    """The `audio/...` path of an exported recording, inside the data dir."""
+    parts = Path(exported).parts
+    if "audio" in parts:
+        index = len(parts) - 1 - parts[::-1].index("audio")
+        return Path(*parts[index:]).as_posix()
+    return f"audio/imported/{Path(exported).name}"
+
+
+def _find_audio(exported: str, relative: str, source_dir: Path | None) -> Path | None:
+    """Where an exported recording can be read now, if anywhere."""
+    for candidate in (Path(exported), *([source_dir / relative] if source_dir else [])):
+        if candidate.is_file():
+            return candidate
+    return None
 
 
 def _filters(kind: str | None, since: Any, until: Any, table: str) -> tuple[list[str], dict]:

@@ -30,7 +30,7 @@ if [ "$DEMO" = 1 ]; then
     PACKAGES+=(pulseaudio pulseaudio-utils libasound2-plugins pocketsphinx-testdata alsa-utils)
 fi
 if [ "$TEST" = 1 ]; then
-    PACKAGES+=(sox iproute2)
+    PACKAGES+=(sox iproute2 chromium)
 fi
 
 # A Python >= 3.11 for the venv: an existing .venv wins, then python3.11+ on PATH.

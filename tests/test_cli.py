@@ -11,7 +11,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from speech_fixtures import LIBRIVOX, librivox_utterances
+from speech_fixtures import librivox_utterances
 
 from companion.storage import Store
 from companion.textnorm import word_error_rate

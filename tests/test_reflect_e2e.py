@@ -15,6 +15,7 @@ from companion.drive import drive_reflection
 from companion.speech import models
 from companion.storage import Store
 from companion.textnorm import normalize_words, word_error_rate
+from companion.voice import Voice
 
 pytestmark = pytest.mark.audio
 
@@ -90,6 +91,9 @@ def check_questions_spoken(run, recording, speaker_wav: Path, whisper) -> None:
         assert before, f"nothing spoken before question {number + 1}"
         start, end = before[-1]
         assert listening - end < 1.0, "the question should end just before listening starts"
+        # the question is the last `spoken` seconds of that sound (the opening may run straight into it)
+        spoken, spoken_rate = Voice().render(prompt)
+        start = max(start, end - len(spoken) / spoken_rate - 0.3)
         clip = samples[int(start * rate) : int(end * rate) + rate // 10]
         heard = " ".join(t.text for t in whisper.transcribe(clip))
         assert word_error_rate(prompt, heard) <= 0.35, (prompt, heard)

@@ -292,13 +292,15 @@ def _fill(store: Store) -> None:
 def test_export_json_shape(store):
     _fill(store)
     data = export_json(store)
-    assert set(data) == {"entries", "sessions", "reflections", "format", "version"}
+    assert set(data) == {"entries", "sessions", "reflections", "practice_runs", "format", "version"}
     assert data["format"] == "companion-export" and data["version"] == 1
     assert len(data["entries"]) == 4 and len(data["sessions"]) == 1 and len(data["reflections"]) == 1
     first = data["entries"][0]
+    # the original keys keep their meaning; the rest make the export complete for `import-json`
     assert set(first) == {
         "id", "kind", "prompt", "text", "started_at", "ended_at", "audio", "engine", "model",
         "duration", "reflection_id", "session_id", "words",
+        "original_text", "edited_at", "created_at", "extra", "states",
     }  # fmt: skip
     assert first["audio"] == str(store.path.parent / "audio" / "r1.wav")
     assert first["words"] == [{"word": "that", "start": 0.0, "end": 0.3, "conf": 0.95}]
@@ -312,11 +314,72 @@ def test_export_markdown(store):
     assert text.startswith("# Companion — what I said\n")
     assert "**What stayed with you?**\n\nThat I was allowed to rest." in text
     assert "**Anything you want to bring next time?**\n\n_(no answer)_" in text
-    assert "## Ripples" in text and "Noticed my breath on the stairs." in text
-    assert "## Check-ins" in text and "Tired but okay." in text
-    assert text.index("## Reflections") < text.index("## Ripples") < text.index("## Check-ins")
-    assert "2 May 2024" in text
+    # grouped by session, then by week, in time order
+    assert "## Since the session on Tuesday 30 April 2024" in text
+    assert "### Week of Monday 29 April 2024" in text
+    assert "— ripple\n\nNoticed my breath on the stairs." in text
+    assert "— check-in\n\nTired but okay." in text
+    assert text.index("What stayed with you?") < text.index("Noticed my breath") < text.index("Tired but okay")
 
 
 def test_export_markdown_empty(store):
     assert "Nothing recorded yet" in export_markdown(store)
+
+
+def test_migration_3_adds_body_states_and_edits(store):
+    assert 3 in migrations.applied(store.db)
+    assert "edited_at" in store.db["entries"].columns_dict and store.db["entry_states"].exists()
+
+
+def test_edit_keeps_the_first_original(store):
+    entry_id = store.add_entry("ripple", "I felt heart")
+    store.edit_entry(entry_id, "I felt hurt")
+    edited = store.edit_entry(entry_id, "I felt heard")
+    assert edited["text"] == "I felt heard" and edited["original_text"] == "I felt heart" and edited["edited_at"]
+    assert [r["id"] for r in store.search("heard")] == [entry_id]  # the index follows the correction
+    with pytest.raises(StorageError, match="empty"):
+        store.edit_entry(entry_id, " ")
+    assert store.get_entry(entry_id)["text"] == "I felt heard"
+
+
+def test_delete_removes_words_states_and_audio(store, home):
+    audio = home / "audio" / "2026-01" / "checkin.wav"
+    audio.parent.mkdir(parents=True)
+    audio.write_bytes(b"RIFF....")
+    entry_id = store.add_entry("checkin", "tired", words=[Word("tired", 0, 0.5, 0.9)], audio=audio)
+    store.set_entry_states(entry_id, ["tired"])
+    other = store.add_entry("ripple", "stays")
+    store.delete_entry(entry_id)
+    assert not audio.exists()
+    assert store.db.execute("SELECT count(*) FROM words").fetchone()[0] == 0
+    assert store.db.execute("SELECT count(*) FROM entry_states").fetchone()[0] == 0
+    assert [e["id"] for e in store.list_entries()] == [other]
+    with pytest.raises(StorageError):
+        store.delete_entry(entry_id)
+
+
+def test_state_counts_most_named_first(store):
+    for text, states, at in (("a", ["tired", "calm"], "2026-01-02T10:00:00"), ("b", ["tired"], "2026-01-03T10:00:00"),
+                             ("c", ["heavy"], "2025-12-01T10:00:00")):
+        store.set_entry_states(store.add_entry("checkin", text, started_at=at), states)
+    assert store.state_counts(since=date(2026, 1, 1)) == [("tired", 2), ("calm", 1)]
+    assert store.state_counts()[0] == ("tired", 2) and len(store.state_counts()) == 3
+
+
+def test_forget_all_leaves_nothing(store, home):
+    _fill(store)
+    audio = home / "audio" / "r1.wav"
+    audio.parent.mkdir(parents=True, exist_ok=True)
+    audio.write_bytes(b"RIFF")
+    assert store.forget_all() == 4
+    assert store.is_empty() and not audio.exists()
+    for suffix in ("", "-wal"):
+        path = store.path.with_name(store.path.name + suffix)
+        assert not path.exists() or b"allowed to rest" not in path.read_bytes()
+
+
+def test_restore_refuses_a_store_with_data(store):
+    _fill(store)
+    data = export_json(store)
+    with pytest.raises(StorageError, match="empty data folder"):
+        store.restore(data)

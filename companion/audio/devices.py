@@ -46,7 +46,7 @@ def resolve(spec: str | int | None, kind: str) -> int:
     what, flag = ("microphone", "--input-device") if kind == "input" else ("speaker", "--output-device")
     devices = [d for d in list_devices() if d[channels_key] > 0]
     if not devices:
-        raise DeviceError(f"no {what} found", f"connect one, then run `companion doctor` to see what is available")
+        raise DeviceError(f"no {what} found", "connect one, then run `companion doctor` to see what is available")
     if spec is None or spec == "":
         default = sd.default.device[0 if kind == "input" else 1]
         if default is None or default < 0 or default not in {d["index"] for d in devices}:

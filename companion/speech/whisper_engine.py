@@ -21,7 +21,11 @@ UTTERANCE_GAP = 0.8  # silence that closes an utterance
 MAX_UTTERANCE = 25.0  # Whisper sees 30 s windows
 PARTIAL_EVERY = 1.0  # seconds of new speech between partial decodes
 COMMAND_GAP = 0.2  # with a grammar: short commands are closed quickly...
+COMMAND_EARLY_GAP = 0.06  # ...and tried even sooner: a decode that is exactly a phrase acts at once
 COMMAND_MAX = 2.0  # ...and anything longer is not a command, so it is never decoded
+COMMAND_WINDOW = 3.0  # seconds the encoder sees for a command (not the usual padded 30 s: ~8x faster)
+COMMAND_MAX_TOKENS = 12
+COMMAND_MIN_CONFIDENCE = 0.78  # spoken commands decode at 0.8-0.97; a soft tone can come out as "Pause." at ~0.7
 
 
 class WhisperRecognizer(Recognizer):
@@ -39,6 +43,9 @@ class WhisperRecognizer(Recognizer):
         self._phrases = {tuple(normalize_words(p)): p for p in grammar or [] if not p.startswith("[")}
         self._gap = COMMAND_GAP if grammar else UTTERANCE_GAP
         self._too_long = False
+        self._early_tried: float | None = None  # the voice end an early decode was tried for
+        if grammar:
+            engine.decode_command(np.zeros(SAMPLE_RATE, np.float32), list(self._phrases.values()))  # warm up
 
     def accept(self, chunk: AudioChunk) -> list[SpeechEvent]:
         samples = chunk.samples.astype(np.float32, copy=False)
@@ -64,6 +71,11 @@ class WhisperRecognizer(Recognizer):
                 self._too_long, self._utterance = True, []
             if self._vad.silence_for() >= self._gap or (not self._grammar and length >= MAX_UTTERANCE):
                 events += self._finish_utterance()
+            elif self._grammar and self._early_ready():
+                self._early_tried = self._vad.last_voice_time
+                words = self._command_words()
+                if words:
+                    events += self._finish_utterance(words)
             elif self._since_partial >= PARTIAL_EVERY and self._grammar is None:
                 self._since_partial = 0.0
                 text = self._engine.decode_text(np.concatenate(self._utterance))
@@ -74,18 +86,37 @@ class WhisperRecognizer(Recognizer):
     def flush(self) -> list[SpeechEvent]:
         return self._finish_utterance() if self._vad.in_speech and self._utterance else []
 
-    def _finish_utterance(self) -> list[SpeechEvent]:
+    def _early_ready(self) -> bool:
+        """A command may already be complete: a short quiet after the voice, not yet tried."""
+        return (not self._too_long and bool(self._utterance) and self._vad.silence_for() >= COMMAND_EARLY_GAP
+                and self._early_tried != self._vad.last_voice_time)
+
+    def _command_words(self) -> list[Word]:
+        """The utterance so far as one of the phrases (with stream timings), or nothing."""
+        audio = np.concatenate(self._utterance)
+        decoded = self._engine.decode_command(audio, list(self._phrases.values()))
+        if any(w.conf < COMMAND_MIN_CONFIDENCE for w in decoded):
+            return []
+        offset = self._utterance_start
+        return self._as_phrase([Word(w.word, w.start + offset, w.end + offset, w.conf) for w in decoded])
+
+    def _finish_utterance(self, decided: list[Word] | None = None) -> list[SpeechEvent]:
+        too_long = self._too_long
+        already_tried = self._early_tried is not None and self._early_tried == self._vad.last_voice_time
+        words = decided if decided is not None else (
+            self._command_words() if self._grammar and self._utterance and not too_long and not already_tried else None)
         audio = np.concatenate(self._utterance) if self._utterance else np.zeros(0, np.float32)
         offset = self._utterance_start
         self._previous_end = self._position
         self._utterance = []
         self._vad.end_segment()
-        if self._too_long:
-            self._too_long = False
+        self._too_long = False
+        if too_long:
             return []
-        words = [Word(w.word, w.start + offset, w.end + offset, w.conf) for w in self._engine.decode_words(audio, self._context)]
         if self._grammar:
-            words = self._as_phrase(words)
+            words = words or []
+        else:
+            words = [Word(w.word, w.start + offset, w.end + offset, w.conf) for w in self._engine.decode_words(audio, self._context)]
         if not words:
             return []
         return [Transcript(join_words(words), words, words[0].start, words[-1].end)]
@@ -115,6 +146,47 @@ class WhisperEngine(SpeechEngine):
 
     def recognizer(self, grammar: list[str] | None = None, context: str | None = None) -> Recognizer:
         return WhisperRecognizer(self, grammar, context)
+
+    def decode_command(self, audio: np.ndarray, phrases: list[str] | None = None) -> list[Word]:
+        """A fast greedy decode of a short utterance (a spoken command): the encoder runs on a
+        COMMAND_WINDOW-second window instead of Whisper's padded 30 s, with no timestamps; the
+        phrases are given as previous text, and no token may repeat (short windows otherwise loop:
+        "Stop. Stop. Stop."). Words get evenly spread timings within the audio."""
+        import ctranslate2
+
+        if len(audio) < SAMPLE_RATE // 10:
+            return []
+        n = int(COMMAND_WINDOW * SAMPLE_RATE)
+        seconds = min(len(audio), n) / SAMPLE_RATE
+        audio = np.pad(audio[-n:].astype(np.float32, copy=False), (0, max(0, n - len(audio))))
+        frames = n // self._model.feature_extractor.hop_length
+        features = self._model.feature_extractor(audio)[:, :frames]
+        prompt = self._command_prompt(tuple(phrases or ()))
+        encoded = self._model.model.encode(ctranslate2.StorageView.from_array(np.ascontiguousarray(features[None])))
+        result = self._model.model.generate(
+            encoded, [prompt], beam_size=1, max_length=len(prompt) + COMMAND_MAX_TOKENS,
+            return_scores=True, suppress_blank=True, no_repeat_ngram_size=1,
+        )[0]
+        text = self._model.hf_tokenizer.decode(result.sequences_ids[0]).strip()
+        tokens = max(1, len(result.sequences_ids[0]))
+        conf = float(np.exp(result.scores[0] / tokens)) if result.scores else 1.0
+        pieces = text.split()
+        if not pieces:
+            return []
+        step = seconds / len(pieces)
+        return [Word(w, i * step, (i + 1) * step, conf) for i, w in enumerate(pieces)]
+
+    def _command_prompt(self, phrases: tuple[str, ...]) -> list[int]:
+        """Decoder prompt: the phrases as previous text, then start of transcript, no timestamps."""
+        prompts = self.__dict__.setdefault("_command_prompts", {})
+        if phrases not in prompts:
+            from faster_whisper.tokenizer import Tokenizer
+
+            tokenizer = Tokenizer(self._model.hf_tokenizer, self._model.model.is_multilingual, task="transcribe",
+                                  language="en" if self._model.model.is_multilingual else None)
+            previous = [tokenizer.sot_prev, *tokenizer.encode(" " + " ".join(p[:1].upper() + p[1:] + "." for p in phrases))] if phrases else []
+            prompts[phrases] = [*previous, *tokenizer.sot_sequence, tokenizer.no_timestamps]
+        return prompts[phrases]
 
     def _segments(self, audio: np.ndarray, **options):
         if len(audio) < SAMPLE_RATE // 10:

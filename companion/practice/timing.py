@@ -1,0 +1,123 @@
+"""Pure practice timing: which cues sound when within a breath, pace changes, and fitting a duration.
+
+No audio and no clocks here: the runner turns these offsets into frames on the output clock.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from companion.practice.model import MAX_PACE, MIN_PACE, Breathe, Pause, Practice, Say
+
+MODES = ("both", "voice", "tones")  # voice and tones, voice only, tones only
+DEFAULT_WORDS = {"inhale": "Breathe in", "hold": "Hold", "exhale": "And out"}
+PACE_STEP = 1.0  # seconds added to or taken from one phase by "slower" / "faster"
+SHORTEST_CYCLE = 60.0 / MAX_PACE  # 10 breaths a minute
+LONGEST_CYCLE = 60.0 / MIN_PACE  # 4 breaths a minute
+MIN_INHALE = 2.0
+SPEECH_WPM = 140  # for estimating how long a spoken line takes
+GAP_AFTER_SAY = 0.8  # quiet after a spoken line before what follows
+
+
+@dataclass(frozen=True)
+class Cue:
+    offset: float  # seconds from the start of the breath
+    kind: str  # "tone" or "voice"
+    sound: str  # tone: "inhale" / "exhale"; voice: the words
+    phase: int  # index of the phase it belongs to
+
+
+def phase_offsets(breathe: Breathe) -> list[float]:
+    """Start of each phase, in seconds from the start of the breath."""
+    offsets, t = [], 0.0
+    for phase in breathe.phases:
+        offsets.append(t)
+        t += phase.seconds
+    return offsets
+
+
+def breath_cues(breathe: Breathe, cycle: int, mode: str, voice_cycles: int) -> list[Cue]:
+    """The cues of one breath. Tones mark inhales and exhales; holds are quiet. With both voice and
+    tones, the words guide the first `voice_cycles` breaths and the tones carry on alone."""
+    if mode not in MODES:
+        raise ValueError(f"unknown mode {mode!r}")
+    cues: list[Cue] = []
+    for index, (phase, offset) in enumerate(zip(breathe.phases, phase_offsets(breathe))):
+        if mode in ("both", "tones") and phase.tone and phase.kind != "hold":
+            cues.append(Cue(offset, "tone", phase.kind, index))
+        speak = mode == "voice" or (mode == "both" and cycle < voice_cycles)
+        if speak:
+            cues.append(Cue(offset, "voice", phase.say or DEFAULT_WORDS[phase.kind], index))
+    return cues
+
+
+def bpm(breathe: Breathe) -> float:
+    return 60.0 / breathe.cycle_seconds
+
+
+def _with_seconds(breathe: Breathe, index: int, seconds: float) -> Breathe:
+    phases = list(breathe.phases)
+    phases[index] = replace(phases[index], seconds=round(seconds, 3))
+    return replace(breathe, phases=tuple(phases))
+
+
+def _last(breathe: Breathe, kind: str) -> int:
+    return max(i for i, p in enumerate(breathe.phases) if p.kind == kind)
+
+
+def slower(breathe: Breathe) -> Breathe | None:
+    """One step slower: the exhale grows first (up to twice the inhale), then the inhale.
+    None when that would go below 4 breaths a minute."""
+    out, inhale = _last(breathe, "exhale"), _last(breathe, "inhale")
+    if breathe.phases[out].seconds < 2 * breathe.phases[inhale].seconds:
+        changed = _with_seconds(breathe, out, breathe.phases[out].seconds + PACE_STEP)
+    else:
+        changed = _with_seconds(breathe, inhale, breathe.phases[inhale].seconds + PACE_STEP)
+    return changed if changed.cycle_seconds <= LONGEST_CYCLE + 1e-9 else None
+
+
+def faster(breathe: Breathe) -> Breathe | None:
+    """One step faster: the exhale shortens first (never below the inhale), then holds, then the
+    inhale. None when that would go above 10 breaths a minute."""
+    out, inhale = _last(breathe, "exhale"), _last(breathe, "inhale")
+    holds = [i for i, p in enumerate(breathe.phases) if p.kind == "hold" and p.seconds > 1.0]
+    if breathe.phases[out].seconds - PACE_STEP >= breathe.phases[inhale].seconds:
+        changed = _with_seconds(breathe, out, breathe.phases[out].seconds - PACE_STEP)
+    elif holds:
+        changed = breathe
+        for i in holds:
+            changed = _with_seconds(changed, i, max(1.0, breathe.phases[i].seconds - PACE_STEP))
+    elif breathe.phases[inhale].seconds - PACE_STEP >= MIN_INHALE:
+        changed = _with_seconds(breathe, inhale, breathe.phases[inhale].seconds - PACE_STEP)
+    else:
+        return None
+    return changed if changed.cycle_seconds >= SHORTEST_CYCLE - 1e-9 else None
+
+
+def say_seconds(text: str, wpm: int = SPEECH_WPM) -> float:
+    """About how long a spoken line lasts, with the quiet after it."""
+    return len(text.split()) * 60.0 / wpm + GAP_AFTER_SAY
+
+
+def practice_seconds(practice: Practice) -> float:
+    """About how long the whole practice takes."""
+    total = 0.0
+    for step in practice.steps:
+        if isinstance(step, Say):
+            total += say_seconds(step.text)
+        elif isinstance(step, Pause):
+            total += step.seconds
+        else:
+            total += step.cycles * step.cycle_seconds
+    return total
+
+
+def cycles_for_minutes(practice: Practice, minutes: float) -> list[int]:
+    """Cycles for each breathing step so the practice lasts about `minutes` (at least one each),
+    shared in proportion to the practice's own defaults."""
+    breathing = practice.breathing
+    fixed = practice_seconds(practice) - sum(b.cycles * b.cycle_seconds for b in breathing)
+    available = max(0.0, minutes * 60.0 - fixed)
+    weights = [b.cycles * b.cycle_seconds for b in breathing]
+    total = sum(weights) or 1.0
+    return [max(1, round(available * w / total / b.cycle_seconds)) for w, b in zip(weights, breathing)]

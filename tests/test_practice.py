@@ -1,0 +1,184 @@
+"""Practices without audio: TOML loading and validation, the pure schedule, pace changes, tones,
+command matching, the stored runs (real SQLite) and the CLI's listing and bad input."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from companion.listen import grammar_for, match_command
+from companion.practice import model, timing, tones
+from companion.practice.model import Breathe, Phase, PracticeFileError, parse_practice
+from companion.practice.records import HeardCommand, RunRecord, finish_run, practice_runs_for_export, start_run
+from companion.practice.runner import LINES, PRACTICE_COMMANDS
+from companion.storage import Store
+
+MINIMAL = """
+name = "mine"
+description = "A short one of my own."
+[[steps]]
+say = "Hello."
+[[steps]]
+breathe = [{inhale = 4}, {exhale = 6}]
+cycles = 3
+"""
+
+
+def breath(*phases: tuple[str, float]) -> Breathe:
+    return Breathe(tuple(Phase(k, s) for k, s in phases), 4)
+
+
+def test_builtins_load_and_cover_the_issue():
+    practices, problems = model.load_all()
+    assert problems == []
+    assert set(practices) == {"hand-on-chest", "feet-on-the-floor", "before-bed", "box-breathing",
+                              "four-seven-eight", "cyclic-sighing", "resonance", "allow-rest"}
+    for p in practices.values():
+        assert 0.5 * 60 <= timing.practice_seconds(p) <= 4 * 60, p.name  # one to a few minutes
+    (box,) = practices["box-breathing"].breathing
+    assert [(ph.kind, ph.seconds) for ph in box.phases] == [("inhale", 4), ("hold", 4), ("exhale", 4), ("hold", 4)]
+    (f478,) = practices["four-seven-eight"].breathing
+    assert [ph.seconds for ph in f478.phases] == [4, 7, 8] and f478.cycles <= 4
+    (sigh,) = practices["cyclic-sighing"].breathing
+    kinds = [ph.kind for ph in sigh.phases]
+    assert kinds == ["inhale", "inhale", "exhale"]
+    assert sigh.phases[2].seconds >= 1.8 * (sigh.phases[0].seconds + sigh.phases[1].seconds) * 0.9
+    assert timing.bpm(practices["resonance"].breathing[0]) == pytest.approx(6.0)
+
+
+@pytest.mark.parametrize("text, where, problem", [
+    ('description = "x"\n[[steps]]\nsay = "hi"', "name", "short lower-case name"),
+    (MINIMAL.replace("inhale = 4", "inhale = 40"), "steps[1].breathe[0].inhale", "between 0.5 and 20"),
+    (MINIMAL.replace("inhale = 4", 'inhale = "four"'), "steps[1].breathe[0].inhale", "number of seconds"),
+    (MINIMAL.replace("{inhale = 4}, ", ""), "steps[1].breathe", "at least one inhale and one exhale"),
+    (MINIMAL.replace("cycles = 3", "cycles = 0"), "steps[1].cycles", "whole number"),
+    (MINIMAL.replace('say = "Hello."', 'speak = "Hello."'), "steps[0]", "exactly one of say, pause or breathe"),
+    (MINIMAL.replace("{exhale = 6}", "{exhale = 6, colour = 1}"), "steps[1].breathe[1].colour", "not a known field"),
+    ("volume = 3\n" + MINIMAL, "volume", "not a known field"),
+    (MINIMAL + "\nvolume = 3\n", "steps[1].volume", "not a field of a breathe step"),
+    ("name = [", "", "not valid TOML"),
+])
+def test_malformed_files_name_the_file_field_and_problem(text, where, problem):
+    with pytest.raises(PracticeFileError) as e:
+        parse_practice(text, "mine.toml", "yours")
+    assert e.value.where == where and problem in e.value.problem
+    assert str(e.value).startswith("mine.toml") and e.value.hint
+
+
+def test_a_broken_file_does_not_stop_the_others(companion_home):
+    folder = companion_home / "practices"
+    folder.mkdir()
+    (folder / "mine.toml").write_text(MINIMAL, encoding="utf-8")
+    (folder / "broken.toml").write_text(MINIMAL.replace('"mine"', '"broken"').replace("exhale = 6", "exhale = -1"))
+    practices, problems = model.load_all()
+    assert "mine" in practices and practices["mine"].source == "yours" and "box-breathing" in practices
+    assert [(p.path.endswith("broken.toml"), p.where) for p in problems] == [(True, "steps[1].breathe[1].exhale")]
+    with pytest.raises(PracticeFileError):
+        model.find("broken")
+
+
+def test_breath_cues_by_mode():
+    b = breath(("inhale", 4), ("hold", 2), ("exhale", 6))
+    both = timing.breath_cues(b, 0, "both", voice_cycles=2)
+    assert [(c.offset, c.kind, c.sound) for c in both] == [
+        (0, "tone", "inhale"), (0, "voice", "Breathe in"), (4, "voice", "Hold"), (6, "tone", "exhale"), (6, "voice", "And out")]
+    assert [c.kind for c in timing.breath_cues(b, 2, "both", voice_cycles=2)] == ["tone", "tone"]  # words fade out
+    assert {c.kind for c in timing.breath_cues(b, 9, "voice", voice_cycles=2)} == {"voice"}
+    assert [c.sound for c in timing.breath_cues(b, 0, "tones", voice_cycles=2)] == ["inhale", "exhale"]
+
+
+def test_slower_lengthens_the_exhale_first_and_stays_within_4_to_10_a_minute():
+    b = breath(("inhale", 4), ("exhale", 6))
+    slower = timing.slower(b)
+    assert [p.seconds for p in slower.phases] == [4, 7]
+    steps = [b]
+    while (nxt := timing.slower(steps[-1])) is not None:
+        steps.append(nxt)
+    assert steps[-1].cycle_seconds <= 15 and timing.bpm(steps[-1]) >= 4
+    assert [p.seconds for p in steps[2].phases] == [4, 8] and [p.seconds for p in steps[3].phases] == [5, 8]
+    fast = [b]
+    while (nxt := timing.faster(fast[-1])) is not None:
+        fast.append(nxt)
+    assert [p.seconds for p in fast[1].phases] == [4, 5]  # the exhale shortens first
+    assert fast[-1].cycle_seconds >= 6 and timing.bpm(fast[-1]) <= 10
+    assert timing.slower(breath(("inhale", 4), ("hold", 7), ("exhale", 8))) is None  # 4-7-8 is already slower
+
+
+def test_length_and_pace_adjustments():
+    practices, _ = model.load_all()
+    rest = practices["allow-rest"]
+    assert model.with_cycles(rest, 7).breathing[0].cycles == 7
+    ten = model.with_minutes(practices["resonance"], 10)
+    assert timing.practice_seconds(ten) == pytest.approx(600, abs=15)
+    paced = model.with_pace(practices["resonance"], 5)
+    assert timing.bpm(paced.breathing[0]) == pytest.approx(5.0)
+    ratio = paced.breathing[0].phases[1].seconds / paced.breathing[0].phases[0].seconds
+    assert ratio == pytest.approx(5.5 / 4.5, rel=0.01)
+    with pytest.raises(Exception, match="outside 4 to 10"):
+        model.with_pace(rest, 12)
+
+
+def test_tones_are_soft_distinct_and_short():
+    rate = 48000
+    up, down = tones.tone("inhale", rate), tones.tone("exhale", rate)
+    assert up.dtype == np.float32 and len(up) == len(down) == int(tones.TONE_SECONDS * rate)
+    assert 0.05 < np.max(np.abs(up)) <= 0.2 and abs(up[-1]) < 1e-3  # soft, and fades to nothing
+
+    def pitch(x: np.ndarray) -> float:
+        spectrum = np.abs(np.fft.rfft(x * np.hanning(len(x))))
+        return float(np.argmax(spectrum) * rate / len(x))
+
+    quarter = len(up) // 4
+    assert pitch(up[-quarter:]) > pitch(up[:quarter])  # rises
+    assert pitch(down[-quarter:]) < pitch(down[:quarter])  # falls
+
+
+def test_commands_count_only_as_the_whole_utterance():
+    assert match_command("Pause.", PRACTICE_COMMANDS) == "pause"
+    assert match_command("resume", PRACTICE_COMMANDS) == "continue"
+    assert match_command("I'm done", PRACTICE_COMMANDS) == "stop"
+    assert match_command("stop please", PRACTICE_COMMANDS) == "stop"
+    assert match_command("Say continue when you're ready.", PRACTICE_COMMANDS) is None
+    assert match_command("A little slower.", PRACTICE_COMMANDS) is None
+    assert "[unk]" in grammar_for(PRACTICE_COMMANDS)
+    for line in LINES.values():  # Companion's own lines are never a command, heard back whole
+        assert match_command(line, PRACTICE_COMMANDS) is None
+
+
+def test_runs_are_stored_and_exported(companion_home):
+    with Store.open() as store:
+        record = RunRecord("box-breathing", "Box breathing", "both", "whisper")
+        run_id = start_run(store, record)
+        record.commands = [HeardCommand("pause", 12.5, "pause"), HeardCommand("stop", 30.0, "I'm done")]
+        finish_run(store, run_id, record, finished=False, duration=31.2)
+        (row,) = practice_runs_for_export(store)
+    assert row["practice"] == "box-breathing" and row["outcome"] == "stopped" and row["duration"] == 31.2
+    assert [c["command"] for c in row["commands"]] == ["pause", "stop"] and row["started_at"] <= row["ended_at"]
+
+
+def companion(*args: str, env=None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "companion", *args], capture_output=True, text=True, timeout=60, env=env)
+
+
+def test_cli_lists_shows_and_refuses_bad_input(companion_home):
+    folder = companion_home / "practices"
+    folder.mkdir()
+    (folder / "mine.toml").write_text(MINIMAL, encoding="utf-8")
+    (folder / "broken.toml").write_text("name = 'broken'\ndescription = 'x'\n[[steps]]\nbreathe = 3\n", encoding="utf-8")
+    listing = companion("practices")
+    assert listing.returncode == 0
+    assert "box-breathing" in listing.stdout and "mine" in listing.stdout and "(yours)" in listing.stdout
+    assert "broken.toml: steps[0].breathe" in listing.stderr and "Traceback" not in listing.stderr
+    shown = companion("practices", "show", "four-seven-eight")
+    assert shown.returncode == 0 and "inhale 4 s, hold 7 s, exhale 8 s  x 4" in shown.stdout
+    for args, message in [
+        (("ground", "no-such-practice"), "no practice called 'no-such-practice'"),
+        (("ground", "broken", "--no-listen"), "broken.toml: steps[0].breathe"),
+        (("ground", "allow-rest", "--cycles", "3", "--minutes", "2"), "choose one of them"),
+    ]:
+        result = companion(*args)
+        assert result.returncode != 0 and "Traceback" not in result.stderr
+        assert result.stderr.count("\n") == 1 and message in result.stderr and "Hint:" in result.stderr
