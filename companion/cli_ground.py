@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from companion import config
+from companion.cli_options import audio_options, engine_options, voice_options
 from companion.errors import CompanionError
 
 DEFAULT_PRACTICE = "allow-rest"
@@ -94,13 +95,9 @@ def _command_words(path: Path | None) -> dict[str, list[str]]:
 @click.option("--cues", type=click.Choice(["both", "voice", "tones"]), default="both", show_default=True,
               help="How breaths are guided: voice and tones, voice only, or tones only.")
 @click.option("--no-listen", is_flag=True, help="No voice control (Ctrl-C still ends the practice gently).")
-@click.option("--engine", type=click.Choice(["vosk", "whisper"]), help="Force a speech engine.")
-@click.option("--model", type=click.Path(), help="A speech model folder (vosk or Whisper).")
-@click.option("--input-device", help="Microphone, by name or index (see `companion doctor`).")
-@click.option("--output-device", help="Speaker, by name or index (see `companion doctor`).")
-@click.option("--voice", help="Voice id or language, e.g. en-us, en-gb.")
-@click.option("--rate", type=click.IntRange(60, 300), help="Voice speed in words a minute (default 140).")
-@click.option("--volume", type=click.FloatRange(0, 1), help="Voice volume, 0 to 1.")
+@engine_options
+@audio_options
+@voice_options
 @click.option("--command-words", type=click.Path(path_type=Path), help="A TOML file with your own words for the commands.")
 @click.option("--timing-log", type=click.Path(path_type=Path), hidden=True)
 def ground(name: str | None, cycles: int | None, minutes: float | None, pace: float | None, cues: str,
