@@ -1,5 +1,6 @@
-"""Driving `companion reflect` through the private PulseAudio server: a person's answers spoken into
-the virtual microphone, each when Companion starts listening. Used by the demo main job and the tests."""
+"""Driving a `companion` command through the private PulseAudio server: a person's words spoken into
+the virtual microphone, each when the command shows a given marker (for example "(listening").
+Used by the demo main job and the tests."""
 
 from __future__ import annotations
 
@@ -20,26 +21,32 @@ class Drive:
     returncode: int
     stdout: str
     stderr: str
-    listening_at: list[float] = field(default_factory=list)  # time.monotonic() of each "(listening" line
-    played: list[tuple[float, float]] = field(default_factory=list)  # (start, end) of each answer
+    marks: dict[str, list[float]] = field(default_factory=dict)  # marker -> time.monotonic() of each sighting
+    played: list[tuple[float, float]] = field(default_factory=list)  # (start, end) of each clip spoken
+
+    @property
+    def listening_at(self) -> list[float]:
+        return self.marks.get(LISTENING_MARK, [])
 
 
-def drive_reflection(audio: VirtualAudio, answers: list[Path], args: list[str], env: dict[str, str],
-                     pause_before: float = 0.8, timeout: float = 240.0, echo: bool = False) -> Drive:
-    """Run `companion reflect ARGS` and speak `answers[i]` into the microphone after the i-th question."""
-    command = [sys.executable, "-m", "companion", "reflect", *args]
-    proc = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, bufsize=1)
+def drive_command(audio: VirtualAudio, args: list[str], steps: list[tuple], env: dict[str, str],
+                  pause_before: float = 0.8, timeout: float = 240.0, echo: bool = False) -> Drive:
+    """Run `companion ARGS`; for each (marker, wav[, seconds]) step, wait for the marker's next
+    appearance on stdout, then (after `seconds`, default `pause_before`) speak the wav into the microphone."""
+    proc = subprocess.Popen([sys.executable, "-m", "companion", *args], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, bufsize=1)
     lines: list[str] = []
-    listening_at: list[float] = []
     err: list[str] = []
+    marks: dict[str, list[float]] = {LISTENING_MARK: [], **{step[0]: [] for step in steps}}
     seen = threading.Condition()
 
     def read_stdout() -> None:
         for line in proc.stdout:
             with seen:
                 lines.append(line)
-                if LISTENING_MARK in line:
-                    listening_at.append(time.monotonic())
+                for marker in marks:
+                    if marker in line:
+                        marks[marker].append(time.monotonic())
                 seen.notify_all()
             if echo:
                 print(line, end="", flush=True)
@@ -51,20 +58,29 @@ def drive_reflection(audio: VirtualAudio, answers: list[Path], args: list[str], 
     for t in readers:
         t.start()
     played = []
+    wanted: dict[str, int] = {}
     deadline = time.monotonic() + timeout
     try:
-        for number, answer in enumerate(answers, 1):
+        for marker, wav, *delay in steps:
+            wanted[marker] = wanted.get(marker, 0) + 1
             with seen:
-                while len(listening_at) < number and proc.poll() is None and time.monotonic() < deadline:
-                    seen.wait(0.2)
-            if len(listening_at) < number:
+                while len(marks[marker]) < wanted[marker] and proc.poll() is None and time.monotonic() < deadline:
+                    seen.wait(0.1)
+            if len(marks[marker]) < wanted[marker]:
                 break
-            time.sleep(pause_before)
-            played.append(audio.play_into_mic(answer))
+            time.sleep(delay[0] if delay else pause_before)
+            played.append(audio.play_into_mic(wav))
         proc.wait(timeout=max(1.0, deadline - time.monotonic()))
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
     for t in readers:
         t.join(timeout=5)
-    return Drive(proc.returncode, "".join(lines), "".join(err), listening_at, played)
+    return Drive(proc.returncode, "".join(lines), "".join(err), marks, played)
+
+
+def drive_reflection(audio: VirtualAudio, answers: list[Path], args: list[str], env: dict[str, str],
+                     pause_before: float = 0.8, timeout: float = 240.0, echo: bool = False) -> Drive:
+    """Run `companion reflect ARGS` and speak `answers[i]` into the microphone after the i-th question."""
+    steps = [(LISTENING_MARK, answer) for answer in answers]
+    return drive_command(audio, ["reflect", *args], steps, env, pause_before, timeout, echo)

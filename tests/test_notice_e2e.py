@@ -3,17 +3,13 @@ PulseAudio server, the answer spoken into the virtual microphone, Companion's vo
 
 from __future__ import annotations
 
-import subprocess
-import sys
-import threading
-import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 import soundfile as sf
 from speech_fixtures import espeak_wav
 
+from companion.drive import drive_command as drive
 from companion.notice import CHECKIN_PROMPT
 from companion.storage import Store
 from companion.textnorm import normalize_words, word_error_rate
@@ -23,60 +19,9 @@ pytestmark = pytest.mark.audio
 FAST = ["--silence", "2", "--wait", "8"]
 
 
-@dataclass
-class Run:
-    returncode: int
-    stdout: str
-    stderr: str
-    marks: dict[str, list[float]] = field(default_factory=dict)  # marker -> time.monotonic() of each sighting
-    played: list[tuple[float, float]] = field(default_factory=list)
-
-
-def drive_command(audio, args: list[str], steps: list[tuple], env: dict[str, str],
-                  pause_before: float = 0.6, timeout: float = 120.0) -> Run:
-    """Run `companion ARGS`; for each (marker, wav[, seconds]) step, wait for the marker's next
-    appearance on stdout, then (after `seconds`, default `pause_before`) speak the wav into the microphone."""
-    proc = subprocess.Popen([sys.executable, "-m", "companion", *args], env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, bufsize=1)
-    lines: list[str] = []
-    err: list[str] = []
-    marks: dict[str, list[float]] = {step[0]: [] for step in steps}
-    seen = threading.Condition()
-
-    def read() -> None:
-        for line in proc.stdout:
-            with seen:
-                lines.append(line)
-                for marker in marks:
-                    if marker in line:
-                        marks[marker].append(time.monotonic())
-                seen.notify_all()
-        with seen:
-            seen.notify_all()
-
-    readers = [threading.Thread(target=read, daemon=True), threading.Thread(target=lambda: err.extend(proc.stderr), daemon=True)]
-    for t in readers:
-        t.start()
-    played = []
-    wanted: dict[str, int] = {}
-    deadline = time.monotonic() + timeout
-    try:
-        for marker, wav, *delay in steps:
-            wanted[marker] = wanted.get(marker, 0) + 1
-            with seen:
-                while len(marks[marker]) < wanted[marker] and proc.poll() is None and time.monotonic() < deadline:
-                    seen.wait(0.1)
-            if len(marks[marker]) < wanted[marker]:
-                break
-            time.sleep(delay[0] if delay else pause_before)
-            played.append(audio.play_into_mic(wav))
-        proc.wait(timeout=max(1.0, deadline - time.monotonic()))
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-    for t in readers:
-        t.join(timeout=5)
-    return Run(proc.returncode, "".join(lines), "".join(err), marks, played)
+def drive_command(audio, args: list[str], steps: list[tuple], env: dict[str, str], pause_before: float = 0.6,
+                  timeout: float = 120.0):
+    return drive(audio, args, steps, env, pause_before=pause_before, timeout=timeout)
 
 
 def test_spoken_ripple_is_kept_with_its_audio(virtual_audio, companion_env, tmp_path):

@@ -10,7 +10,6 @@ import numpy as np
 from companion.audio import devices
 from companion.audio.resample import StreamResampler, to_mono
 from companion.errors import DeviceError
-from companion.native import quiet_native_stderr
 from companion.events import SAMPLE_RATE, AudioChunk
 
 
@@ -38,18 +37,10 @@ class Microphone:
     def start(self) -> "Microphone":
         import sounddevice as sd
 
-        try:
-            with quiet_native_stderr():
-                self._stream = sd.InputStream(
-                    device=self.index, samplerate=self.rate, channels=self.channels, dtype="float32",
-                    blocksize=self._block, callback=self._callback,
-                )
-                self._stream.start()
-        except (sd.PortAudioError, ValueError) as e:
-            raise DeviceError(
-                f"cannot open the microphone '{self.name}': {e}",
-                "check it is connected and not in use, or choose another with --input-device",
-            ) from None
+        self._stream = devices.start_stream(
+            lambda: sd.InputStream(device=self.index, samplerate=self.rate, channels=self.channels, dtype="float32",
+                                   blocksize=self._block, callback=self._callback),
+            "microphone", self.name, "--input-device")
         return self
 
     def read(self, timeout: float = 2.0) -> AudioChunk:

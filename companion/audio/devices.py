@@ -6,6 +6,7 @@ import ctypes
 import ctypes.util
 
 from companion.errors import DeviceError
+from companion.native import quiet_native_stderr
 
 
 _ALSA_HANDLER = None
@@ -32,6 +33,19 @@ def _sd():
         raise DeviceError(f"the audio library is missing: {e}", "install libportaudio2 (scripts/setup.sh does)") from None
     _quiet_alsa()
     return sounddevice
+
+
+def start_stream(make_stream, what: str, name: str, flag: str):
+    """Create and start a PortAudio stream; a device that will not open becomes one clear DeviceError."""
+    sd = _sd()
+    try:
+        with quiet_native_stderr():
+            stream = make_stream()
+            stream.start()
+    except (sd.PortAudioError, ValueError) as e:
+        raise DeviceError(f"cannot open the {what} '{name}': {e}",
+                          f"check it is connected and not in use, or choose another with {flag}") from None
+    return stream
 
 
 def list_devices() -> list[dict]:

@@ -13,8 +13,6 @@ import numpy as np
 
 from companion.audio import devices
 from companion.audio.resample import resample
-from companion.errors import DeviceError
-from companion.native import quiet_native_stderr
 
 
 class Clip:
@@ -66,18 +64,10 @@ class Speaker:
     def start(self) -> "Speaker":
         import sounddevice as sd
 
-        try:
-            with quiet_native_stderr():
-                self._stream = sd.OutputStream(
-                    device=self.index, samplerate=self.rate, channels=1, dtype="float32",
-                    latency=self._latency, callback=self._callback,
-                )
-                self._stream.start()
-        except (sd.PortAudioError, ValueError) as e:
-            raise DeviceError(
-                f"cannot open the speaker '{self.name}': {e}",
-                "check it is connected, or choose another with --output-device",
-            ) from None
+        self._stream = devices.start_stream(
+            lambda: sd.OutputStream(device=self.index, samplerate=self.rate, channels=1, dtype="float32",
+                                    latency=self._latency, callback=self._callback),
+            "speaker", self.name, "--output-device")
         return self
 
     def clock(self) -> int:
