@@ -7,7 +7,7 @@ import sqlite3
 from datetime import datetime
 from pathlib import Path
 
-from companion import paths
+from companion import crypto, paths
 from companion.errors import StorageError
 
 KEEP_AUTOMATIC = 7
@@ -19,14 +19,23 @@ def backups_dir() -> Path:
 
 def backup_database(source: Path, destination: Path) -> Path:
     """Copy `source` to `destination` page by page inside one read transaction (a consistent
-    snapshot even while another process writes); the copy is private (0600) and checked."""
+    snapshot even while another process writes); the copy is private (0600) and checked.
+
+    An encrypted database (encryption on for its folder) gives a copy encrypted with the same
+    passphrase: SQLCipher keeps the key's salt in the file, so the copy opens with the passphrase alone.
+    """
     if not source.is_file():
         raise StorageError(f"there is no database at {source} yet", "nothing to back up")
+    keys = crypto.unlock(source.parent)
     destination.parent.mkdir(parents=True, exist_ok=True)
     partial = destination.with_name(destination.name + ".partial")
     os.close(os.open(partial, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600))
+
+    def connect(path: str | Path, **options):
+        return crypto.connect(path, keys, **options) if keys else sqlite3.connect(path, **options)
+
     try:
-        with sqlite3.connect(f"file:{source}?mode=ro", uri=True, timeout=10) as src, sqlite3.connect(partial) as dst:
+        with connect(f"file:{source}?mode=ro", uri=True, timeout=10) as src, connect(partial) as dst:
             src.backup(dst)
             ok = dst.execute("PRAGMA integrity_check").fetchone()[0]
         src.close()
@@ -61,3 +70,20 @@ def daily_backup(source: Path) -> Path | None:
     for old in automatic[: max(0, len(automatic) + 1 - KEEP_AUTOMATIC)]:
         old.unlink(missing_ok=True)
     return made
+
+
+def restore_hint(database: Path) -> str:
+    """What to tell a person whose database cannot be used: it is untouched, and where a backup is."""
+    latest = latest_backup()
+    if latest is None:
+        return "it was left untouched; there is no backup yet, so keep the file and ask for help"
+    return (f"it was left untouched; the latest backup is {latest} (to go back to it, move the damaged file "
+            f"aside and copy the backup to {database})")
+
+
+def daily_backup_quietly(source: Path) -> Path | None:
+    """The automatic daily backup, never in the way: a full disk or a read-only folder skips it."""
+    try:
+        return daily_backup(source)
+    except (StorageError, OSError, sqlite3.Error):
+        return None

@@ -31,3 +31,9 @@ class StorageError(CompanionError):
 
 class InputFileError(CompanionError):
     exit_code = 6
+
+
+class PassphraseError(CompanionError):
+    """The data is encrypted and the passphrase is missing or not the right one."""
+
+    exit_code = 7

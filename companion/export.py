@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from itertools import groupby
 
+from companion.audio import files as audio_files
 from companion.practice.records import practice_runs_for_export
 from companion.sessions import Period, group_by_session, group_by_week
 from companion.storage import Store
@@ -136,7 +137,7 @@ def export_html(store: Store, since: str | None = None) -> str:
     for entry in entries:
         path = store.audio_path(entry)
         if path is not None and path.is_file():
-            audio[entry["id"]] = path.read_bytes()
+            audio[entry["id"]] = audio_files.playable_bytes(path)  # decrypted when encryption is on
     return html_document(store.list_sessions(), entries, audio)
 
 

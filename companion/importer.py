@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import os
-import shutil
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
 import numpy as np
 
+from companion.audio import files as audio_files
 from companion.errors import InputFileError
 from companion.events import SAMPLE_RATE
-from companion.paths import data_dir, ensure_private_dir, make_private
+from companion.paths import data_dir, ensure_private_dir
 from companion.sessions import session_for
 from companion.speech.base import SpeechEngine, join_words
 from companion.storage import Store
@@ -37,6 +37,16 @@ def decode(path: Path) -> np.ndarray:
     return samples.astype(np.float32, copy=False)
 
 
+def shown_name(path: Path) -> str:
+    """The file's name as text; bytes that are not UTF-8 (a name from an old phone or a Latin-1 system) as \\xNN."""
+    return os.fsencode(path.name).decode("utf-8", "backslashreplace")
+
+
+def _safe_name(path: Path) -> str:
+    """The file's name for the private copy: UTF-8, so its path can be stored and exported."""
+    return os.fsencode(path.name).decode("utf-8", "replace").replace("\ufffd", "_")
+
+
 @dataclass
 class Imported:
     entry_id: int
@@ -54,15 +64,14 @@ def import_recording(store: Store, engine: SpeechEngine, path: Path) -> Imported
     started = ended - timedelta(seconds=duration)
     session_id = session_for(store, started)
     folder = ensure_private_dir(data_dir() / "audio" / started.strftime("%Y-%m"))
-    copy = folder / f"import-{started.strftime('%Y%m%dT%H%M%S')}-{path.name}"
-    shutil.copyfile(path, copy)
-    make_private(copy)
+    copy = folder / f"import-{started.strftime('%Y%m%dT%H%M%S')}-{_safe_name(path)}"
+    audio_files.copy_in(path, copy)  # encrypted in the data folder when encryption is on
     reflection_id = store.start_reflection(session_id, engine.name, engine.model_name, started_at=started.isoformat(timespec="seconds"))
     entry_id = store.add_entry(
         "reflection", join_words(words), prompt=None, words=words, audio=str(copy.relative_to(data_dir())),
         started_at=started.isoformat(timespec="seconds"), ended_at=ended.isoformat(timespec="seconds"),
         duration=round(duration, 3), engine=engine.name, model=engine.model_name,
-        reflection_id=reflection_id, session_id=session_id, extra={"imported_from": path.name},
+        reflection_id=reflection_id, session_id=session_id, extra={"imported_from": shown_name(path)},
     )
     store.finish_reflection(reflection_id, ended_at=ended.isoformat(timespec="seconds"))
     return Imported(entry_id, join_words(words), duration)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import textwrap
 
+from companion.crypto import is_sealed
+
 KIND_LABEL = {"reflection": "reflection", "ripple": "ripple", "checkin": "check-in"}
 
 
@@ -33,7 +35,8 @@ def entry_detail(entry: dict, store=None) -> str:
         lines.append(f"Length: {entry['duration']:.1f} s")
     if entry.get("audio"):
         audio = store.audio_path(entry) if store is not None else entry["audio"]
-        lines.append(f"Audio:  {audio}")
+        sealed = store is not None and audio is not None and is_sealed(audio)
+        lines.append(f"Audio:  {audio}" + ("  (encrypted)" if sealed else ""))
     if entry.get("engine"):
         lines.append(f"Heard by: {entry['engine']} ({entry.get('model') or 'unknown model'})")
     return "\n".join(lines)

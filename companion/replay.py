@@ -14,8 +14,8 @@ from dataclasses import dataclass
 
 import click
 import numpy as np
-import soundfile as sf
 
+from companion.audio import files as audio_files
 from companion.audio.playback import Speaker
 from companion.errors import CompanionError, InputFileError
 from companion.storage import Store
@@ -103,8 +103,7 @@ class Replay:
         if not path.is_file():
             raise InputFileError(f"the recording of entry {entry['id']} is missing ({path})",
                                  "it may have been moved; its text is still kept")
-        samples, rate = sf.read(str(path), dtype="float32", always_2d=True)
-        return samples.mean(axis=1), rate
+        return audio_files.read_samples(path)  # encrypted or not
 
     def play(self, entry: dict, from_word: str | None = None, at: float | None = None,
              stop: threading.Event | None = None) -> Played:

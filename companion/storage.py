@@ -12,7 +12,8 @@ from typing import Any
 
 from sqlite_utils import Database
 
-from companion import paths
+from companion import crypto, paths
+from companion.backup import daily_backup_quietly, restore_hint
 from companion.errors import StorageError
 from companion.events import Word
 from companion.migrations import migrate
@@ -52,8 +53,9 @@ def _bound(value: Timestamp | date | None, *, end: bool = False) -> str | None:
     return to_iso(value)
 
 
-def _check_sqlite_file(path: Path) -> None:
-    """Refuse, without touching it, a file that is not an SQLite database."""
+def _check_sqlite_file(path: Path, encrypted: bool = False) -> None:
+    """Refuse, without touching it, a file that is not an SQLite database (or, with `encrypted`, one
+    that is plain SQLite: an encrypted database has no readable header at all)."""
     if not path.exists():
         return
     if path.is_dir():
@@ -63,15 +65,27 @@ def _check_sqlite_file(path: Path) -> None:
             header = f.read(len(SQLITE_MAGIC))
     except OSError as e:
         raise StorageError(f"cannot read the database {path}: {e.strerror or e}", "check its permissions") from None
-    if header and header != SQLITE_MAGIC:
+    if encrypted and header == SQLITE_MAGIC:
+        raise StorageError(f"{path} is not encrypted, but encryption is on for its folder",
+                           "run `companion encrypt` to encrypt it; it was left untouched")
+    if header and header != SQLITE_MAGIC and not encrypted:
         raise _not_a_database(path)
 
 
-def _not_a_database(path: Path) -> StorageError:
+def _not_a_database(path: Path, encrypted: bool = False) -> StorageError:
+    if encrypted:
+        return StorageError(f"{path} cannot be decrypted with this folder's passphrase (it is damaged, "
+                            "or not this folder's database)", restore_hint(path))
     return StorageError(
-        f"{path} is not a Companion database (it is not SQLite)",
-        "it was left untouched; move it aside or set COMPANION_HOME to another folder",
+        f"{path} is not a Companion database (it is damaged, not SQLite, or encrypted and its folder "
+        "has no encryption.json)",
+        restore_hint(path) + "; or set COMPANION_HOME to another folder",
     )
+
+
+def damaged_database(path: Path, detail: str) -> StorageError:
+    """The error for a database SQLite finds damaged ("malformed"): never repaired or replaced silently."""
+    return StorageError(f"the database {path} is damaged ({detail})", restore_hint(path))
 
 
 def _entry_row(row: dict) -> dict:
@@ -97,11 +111,18 @@ class Store:
         """Open (creating and migrating as needed) the database at `path` or the default one."""
         path = Path(path) if path is not None else paths.database_path()
         paths.ensure_private_dir(path.parent)
-        _check_sqlite_file(path)
+        keys = crypto.unlock(path.parent)  # None unless encryption is on; asks for the passphrase if needed
+        if keys is not None:
+            from companion.encrypt import finish_interrupted
+
+            finish_interrupted(path.parent)
+        _check_sqlite_file(path, encrypted=keys is not None)
         if not path.exists():
             os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+        elif path == paths.database_path():
+            daily_backup_quietly(path)  # before any migration; at most once a day, a few kept
         try:
-            db = Database(path, execute_plugins=False)
+            db = Database(crypto.connect(path, keys) if keys else path, execute_plugins=False)
         except sqlite3.Error as e:
             raise StorageError(f"cannot open the database {path}: {e}", "check the file and its folder") from None
         try:
@@ -109,7 +130,9 @@ class Store:
         except sqlite3.DatabaseError as e:
             db.close()
             if "not a database" in str(e):
-                raise _not_a_database(path) from None
+                raise _not_a_database(path, encrypted=keys is not None) from None
+            if "malformed" in str(e):
+                raise damaged_database(path, str(e)) from None
             raise StorageError(f"cannot use the database {path}: {e}", "check the file and its folder") from None
         store = cls(db, path)
         store._make_files_private()
@@ -214,11 +237,17 @@ class Store:
             "duration": duration, "audio": self._relative_audio(audio), "engine": engine, "model": model,
             "created_at": now_iso(), "extra": json.dumps(extra, ensure_ascii=False) if extra is not None else None,
         }  # fmt: skip
-        with self.db.atomic():
-            entry_id = self.db["entries"].insert(row).last_pk
-            word_rows = [{"entry_id": entry_id, "idx": i, **_word_dict(w)} for i, w in enumerate(words)]
-            if word_rows:
-                self.db["words"].insert_all(word_rows)
+        try:
+            with self.db.atomic():
+                entry_id = self.db["entries"].insert(row).last_pk
+                word_rows = [{"entry_id": entry_id, "idx": i, **_word_dict(w)} for i, w in enumerate(words)]
+                if word_rows:
+                    self.db["words"].insert_all(word_rows)
+        except sqlite3.OperationalError as e:
+            if "full" in str(e):  # SQLITE_FULL: the transaction was rolled back, earlier entries are intact
+                raise StorageError("the disk is full, so this could not be saved",
+                                   "free some space; nothing stored earlier is lost") from None
+            raise
         return entry_id
 
     def get_entry(self, entry_id: int) -> dict:
@@ -338,7 +367,7 @@ class Store:
         Audio files are copied into the data dir (from their exported path, or from `source_dir` plus
         their `audio/...` path). Everything is checked first; on any failure nothing is kept.
         """
-        import shutil
+        from companion.audio import files as audio_files
 
         if not self.is_empty():
             raise StorageError("the data folder already holds sessions or entries",
@@ -368,8 +397,7 @@ class Store:
                 for source, target in copies:
                     if not target.exists():
                         paths.ensure_private_dir(target.parent)
-                        shutil.copyfile(source, target)
-                        paths.make_private(target)
+                        audio_files.copy_in(source, target)  # encrypted here when encryption is on
                         made.append(target)
         except (sqlite3.Error, KeyError, TypeError, ValueError) as e:
             for path in made:
