@@ -14,7 +14,14 @@ from pathlib import Path
 import click
 
 from companion import config
-from companion.cli_options import audio_options, engine_options, listening_options, voice_options
+from companion.cli_options import (
+    ENTRY_ID,
+    audio_options,
+    engine_options,
+    listening_options,
+    typed_text,
+    voice_options,
+)
 from companion.errors import CompanionError, InputFileError
 
 
@@ -48,9 +55,10 @@ def _crisis_flag(no_crisis_note: bool) -> bool:
     return False if no_crisis_note else crisis_note_enabled()
 
 
-def _typed(text: str | None) -> str | None:
+def _typed(text: str | None, what: str = "the text after --text") -> str | None:
     if text is None:
         return None
+    typed_text(text, what)
     if not text.strip():
         raise CompanionError("the typed text is empty", "write a few words after --text, or leave --text out to speak")
     return text.strip()
@@ -127,7 +135,7 @@ def session(at: str | None, note: str | None, spoken_note: bool, **options) -> N
     moment = parse_moment(at) if at else None
     if note is not None and spoken_note:
         raise CompanionError("choose either --note or --speak", "one note per session")
-    note = _typed(note) if note is not None else None
+    note = _typed(note, "the note after --note") if note is not None else None
     with Store.open() as store:
         if spoken_note:
             note = _spoken_session_note(store, _settings(options))
@@ -188,7 +196,7 @@ def review(print_only: bool, since: str | None, pause: float, **options) -> None
 
 
 @click.command()
-@click.argument("entry_id", type=int)
+@click.argument("entry_id", type=ENTRY_ID)
 @click.option("--from-word", help="Start where these words are said.")
 @click.option("--at", "at", type=float, help="Start at this second.")
 @audio_options
@@ -223,6 +231,7 @@ def search(query: tuple[str, ...], kind: str | None, since: str | None, until: s
     from companion.sessions import parse_moment
     from companion.storage import Store
 
+    typed_text(" ".join(query), "what you searched for", limit=None, nothing="nothing was searched")
     since_iso = parse_moment(since, what="--since").isoformat(timespec="seconds") if since else None
     until_value = None
     if until:
@@ -238,7 +247,7 @@ def search(query: tuple[str, ...], kind: str | None, since: str | None, until: s
 
 
 @click.command()
-@click.argument("entry_id", type=int)
+@click.argument("entry_id", type=ENTRY_ID)
 @click.option("--text", help="The corrected text (without it, your editor opens).")
 def edit(entry_id: int, text: str | None) -> None:
     """Correct what was written down; the original stays beside the correction."""
@@ -247,16 +256,25 @@ def edit(entry_id: int, text: str | None) -> None:
     with Store.open() as store:
         entry = store.get_entry(entry_id)
         if text is None:
-            text = click.edit(entry["text"] or "", require_save=True)
+            try:
+                text = click.edit(entry["text"] or "", require_save=True)
+            except UnicodeDecodeError as e:
+                raise CompanionError(f"the editor saved the text in another encoding than UTF-8 (the byte 0x{e.object[e.start]:02x})",
+                                     "set your editor to save UTF-8 and try again; nothing was changed") from None
             if text is None:
                 click.echo("Nothing changed.")
                 return
+            what = "the corrected text"
+        else:
+            what = "the text after --text"
+        typed_text(text, what, nothing="nothing was changed")
         updated = store.edit_entry(entry_id, text)
-    click.echo(f"#{entry_id} corrected. The original is kept: {updated['original_text'] or '(empty)'}")
+    original = updated["original_text"] or "(empty)"
+    click.echo(f"#{entry_id} corrected. The original is kept: {original if len(original) <= 200 else original[:200] + '…'}")
 
 
 @click.command()
-@click.argument("entry_id", type=int)
+@click.argument("entry_id", type=ENTRY_ID)
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 def delete(entry_id: int, yes: bool) -> None:
     """Delete one entry and its recording."""
@@ -334,7 +352,7 @@ def _spoken_confirmation(settings: config.Settings) -> str:
 
 
 @click.command("import-json")
-@click.argument("file", type=click.Path(path_type=Path))
+@click.argument("file", type=click.Path(path_type=Path, readable=False))
 def import_json(file: Path) -> None:
     """Restore a JSON export into an empty data folder (sessions, entries, words, recordings)."""
     from companion.storage import Store
@@ -343,9 +361,19 @@ def import_json(file: Path) -> None:
         raise InputFileError(f"{file} does not exist or is not a file", "give the path of a JSON export")
     try:
         data = json.loads(file.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+    except OSError as e:
+        raise InputFileError(f"{file} cannot be read ({e.strerror or e})", "check the file's permissions; nothing was stored") from None
+    except UnicodeDecodeError as e:
+        raise InputFileError(f"{file} is not UTF-8 text, so not a Companion export (the byte 0x{e.object[e.start]:02x} at position {e.start})",
+                             "make one with `companion export --format json -o FILE`; nothing was stored") from None
+    except json.JSONDecodeError as e:
         raise InputFileError(f"{file} is not JSON ({e.__class__.__name__})",
                              "make one with `companion export --format json -o FILE`") from None
+    for key in ("entries", "sessions", "reflections", "practice_runs") if isinstance(data, dict) else ():
+        items = data.get(key)
+        if items is not None and not (isinstance(items, list) and all(isinstance(i, dict) for i in items)):
+            raise InputFileError(f"{file} is not a Companion JSON export (its \"{key}\" are not a list of objects)",
+                                 "make one with `companion export --format json -o FILE`; nothing was stored")
     with Store.open() as store:
         count = store.restore(data, file.resolve().parent)
     click.echo(f"Restored {count} entries into {store.root}.")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 from pathlib import Path
 
@@ -50,6 +51,12 @@ def ensure_private_dir(path: Path) -> Path:
         probe.write_bytes(b"")
         probe.unlink()
     except OSError as e:
+        if e.errno == errno.EROFS:
+            raise StorageError(
+                f"cannot write to the data directory {path}: it is on a read-only filesystem",
+                "remount it read-write, or copy the folder somewhere writable and set COMPANION_HOME to the copy; "
+                "nothing in it was changed",
+            ) from None
         raise StorageError(
             f"cannot write to the data directory {path}: {e.strerror or e}",
             "set COMPANION_HOME to a folder you can write to",

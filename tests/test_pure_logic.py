@@ -109,7 +109,7 @@ def test_config_file_and_overrides(tmp_path):
     assert settings.silence == 3.0 and settings.prompts == ["How am I?"] and settings.voice == "en-us"
 
 
-@pytest.mark.parametrize("text, message", [("[nope]\na=1\n", "unknown section"), ("[voice]\nrate = 'fast'\n", "should be a int"), ("[voice\n", "cannot be read")])
+@pytest.mark.parametrize("text, message", [("[nope]\na=1\n", "unknown section"), ("[voice]\nrate = 'fast'\n", "should be a whole number"), ("[voice\n", "is not valid TOML")])
 def test_config_errors_are_clear(tmp_path, text, message):
     path = tmp_path / "config.toml"
     path.write_text(text)
