@@ -4,14 +4,22 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import sys
 from pathlib import Path
 
 import click
 
 from companion import __version__, config
-from companion.cli_options import audio_options, engine_options, listening_options, voice_options
-from companion.errors import CompanionError
+from companion.cli_options import (
+    ENTRY_ID,
+    audio_options,
+    engine_options,
+    listening_options,
+    typed_text,
+    voice_options,
+)
+from companion.errors import CompanionError, StorageError
 
 
 def load_engine(settings: config.Settings):
@@ -47,6 +55,8 @@ def reflect(no_crisis_note: bool, **options) -> None:
 
     if no_crisis_note:
         os.environ["COMPANION_CRISIS_NOTE"] = "0"  # read by companion.care for this run
+    for prompt in options.get("prompts") or ():
+        typed_text(prompt, "the question given with --prompt", limit=1000, nothing="nothing was recorded")
     settings = config.merged(config.load(), **options)
     with Store.open() as store:
         engine = load_engine(settings)
@@ -56,11 +66,11 @@ def reflect(no_crisis_note: bool, **options) -> None:
 
 
 @cli.command("import")
-@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path, readable=False))
 @engine_options
 def import_(files: tuple[Path, ...], **options) -> None:
     """Transcribe and keep reflections recorded elsewhere (WAV, FLAC, OGG, MP3)."""
-    from companion.importer import decode, import_recording
+    from companion.importer import decode, import_recording, shown_name
     from companion.storage import Store
 
     for path in files:  # check every file before storing anything
@@ -70,7 +80,7 @@ def import_(files: tuple[Path, ...], **options) -> None:
         engine = load_engine(settings)
         for path in files:
             result = import_recording(store, engine, path)
-            click.echo(f"#{result.entry_id}  {path.name}  ({result.duration:.0f} s)")
+            click.echo(f"#{result.entry_id}  {shown_name(path)}  ({result.duration:.0f} s)")
             click.echo(f"  {result.text or '(no words recognised; the audio is kept)'}")
 
 
@@ -93,7 +103,7 @@ def list_(kind: str | None, limit: int | None) -> None:
 
 
 @cli.command()
-@click.argument("entry_id", type=int)
+@click.argument("entry_id", type=ENTRY_ID)
 def show(entry_id: int) -> None:
     """One entry, whole, with its transcript."""
     from companion.present import entry_detail
@@ -107,7 +117,7 @@ def show(entry_id: int) -> None:
 @click.option("--format", "fmt", type=click.Choice(["markdown", "json", "html", "srt", "vtt"]), default="markdown",
               show_default=True, help="markdown to read or share, json complete, html one page with recordings, "
               "srt/vtt captions of one answer (--id).")
-@click.option("--id", "entry_id", type=int, help="The answer to caption (srt, vtt).")
+@click.option("--id", "entry_id", type=ENTRY_ID, help="The answer to caption (srt, vtt).")
 @click.option("--since", help="Only from this date on, e.g. 2026-11-01 (markdown, html).")
 @click.option("-o", "--output", type=click.Path(path_type=Path), help="Write to this file instead of printing.")
 def export(fmt: str, entry_id: int | None, since: str | None, output: Path | None) -> None:
@@ -129,7 +139,11 @@ def export(fmt: str, entry_id: int | None, since: str | None, output: Path | Non
         else:
             text = exporting.entry_captions(store.get_entry(entry_id), fmt)
     if output:
-        output.write_text(text, encoding="utf-8")  # private: the process umask is 0o077
+        try:
+            output.write_text(text, encoding="utf-8")  # private: the process umask is 0o077
+        except OSError as e:
+            raise CompanionError(f"cannot write the export to {output}: {e.strerror or e}",
+                                 "choose a file in a folder that exists and that you can write to; nothing stored was changed") from None
         click.echo(f"Written to {output}")
     else:
         click.echo(text, nl=False)
@@ -144,6 +158,22 @@ def backup(destination: Path | None) -> None:
 
     made = backups.backup_database(database_path(), destination or backups.new_backup_path())
     click.echo(f"Backed up to {made}")
+
+
+@cli.command()
+def encrypt() -> None:
+    """Encrypt the database, recordings and backups with a passphrase (asked twice, or COMPANION_PASSPHRASE)."""
+    from companion.encrypt import encrypt_folder
+    from companion.paths import data_dir
+
+    done = encrypt_folder(data_dir())
+    kept = ["the database" if done.database else "", f"{done.recordings} recording(s)" if done.recordings else "",
+            f"{done.backups} backup(s)" if done.backups else ""]
+    what = ", ".join(k for k in kept if k) or "nothing more (everything was encrypted already)"
+    click.echo(f"Encrypted in {done.folder}: {what}.")
+    if done.turned_on:
+        click.echo("From now on Companion asks for your passphrase (or reads COMPANION_PASSPHRASE).\n"
+                   "Keep it safe: without it nothing can be read, and it cannot be recovered or reset.")
 
 
 @cli.group(invoke_without_command=True)
@@ -229,9 +259,27 @@ def _register_command_modules() -> None:
 _register_command_modules()
 
 
+def _click_error_line(e: click.ClickException) -> str:
+    """A click error (unknown option, bad value, missing argument) as Companion's one line with a hint."""
+    message = " ".join(e.format_message().split())
+    message += "" if message.endswith((".", "?", "!")) else "."
+    hint = getattr(e, "hint", None)
+    if hint is None:
+        ctx, names = getattr(e, "ctx", None), []
+        while ctx is not None and ctx.parent is not None:
+            names.append(ctx.info_name)
+            ctx = ctx.parent
+        command = " ".join(["companion", *reversed(names)])
+        hint = f"`{command} --help` shows what it takes" if names else "`companion --help` lists the commands"
+    return f"Error: {message} Hint: {hint}"
+
+
 def main() -> None:
     """Entry point: private files by default, and errors as one calm line, never a traceback."""
     os.umask(0o077)
+    from companion.native import keep_native_stderr_apart
+
+    keep_native_stderr_apart()
     try:
         cli(standalone_mode=False)
     except CompanionError as e:
@@ -243,8 +291,8 @@ def main() -> None:
     except KeyboardInterrupt:
         click.echo("\nStopped. Anything already said is kept.", err=True)
         sys.exit(130)
-    except click.ClickException as e:
-        e.show()
+    except click.ClickException as e:  # a mistyped option or argument: one line too, with where to look
+        click.echo(_click_error_line(e), err=True)
         sys.exit(e.exit_code)
     except click.exceptions.Exit as e:
         sys.exit(e.exit_code)
@@ -257,6 +305,20 @@ def main() -> None:
     except Exception as e:  # a bug: still one line, with a way to see the details
         if os.environ.get("COMPANION_DEBUG"):
             raise
+        if isinstance(e, sqlite3.DatabaseError) and "malformed" in str(e):
+            from companion.paths import database_path
+            from companion.storage import damaged_database
+
+            error = damaged_database(database_path(), str(e))
+            click.echo(f"Error: {error.message}. Hint: {error.hint}", err=True)
+            sys.exit(error.exit_code)
+        if isinstance(e, sqlite3.OperationalError) and "full" in str(e):
+            click.echo("Error: the disk is full. Hint: free some space; nothing stored earlier is lost", err=True)
+            sys.exit(StorageError.exit_code)
+        if isinstance(e, UnicodeEncodeError) and "surrogates" in str(e):  # bytes that are not UTF-8 text
+            click.echo("Error: some of the text given is not valid UTF-8. Hint: set your terminal to UTF-8 "
+                       "(for example LANG=C.UTF-8) and try again; nothing stored earlier is lost", err=True)
+            sys.exit(1)
         click.echo(f"Error: something unexpected went wrong ({type(e).__name__}: {e}). Hint: run again with COMPANION_DEBUG=1 to see details", err=True)
         sys.exit(70)
 

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,11 +31,17 @@ class Drive:
 
 
 def drive_command(audio: VirtualAudio, args: list[str], steps: list[tuple], env: dict[str, str],
-                  pause_before: float = 0.8, timeout: float = 240.0, echo: bool = False) -> Drive:
+                  pause_before: float = 0.8, timeout: float = 240.0, echo: bool = False,
+                  on_start: Callable[[subprocess.Popen], None] | None = None,
+                  on_mark: Callable[[str, float], None] | None = None) -> Drive:
     """Run `companion ARGS`; for each (marker, wav[, seconds]) step, wait for the marker's next
-    appearance on stdout, then (after `seconds`, default `pause_before`) speak the wav into the microphone."""
+    appearance on stdout, then (after `seconds`, default `pause_before`) speak the wav into the microphone.
+    `on_start` is called with the process as soon as it runs (to watch it, or to stop it), `on_mark`
+    with each marker and the time it was seen."""
     proc = subprocess.Popen([sys.executable, "-m", "companion", *args], env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, bufsize=1)
+    if on_start is not None:
+        on_start(proc)
     lines: list[str] = []
     err: list[str] = []
     marks: dict[str, list[float]] = {LISTENING_MARK: [], **{step[0]: [] for step in steps}}
@@ -47,6 +54,8 @@ def drive_command(audio: VirtualAudio, args: list[str], steps: list[tuple], env:
                 for marker in marks:
                     if marker in line:
                         marks[marker].append(time.monotonic())
+                        if on_mark is not None:
+                            on_mark(marker, marks[marker][-1])
                 seen.notify_all()
             if echo:
                 print(line, end="", flush=True)

@@ -20,3 +20,22 @@ def quiet_native_stderr():
     finally:
         os.dup2(saved, 2)
         os.close(saved)
+
+
+def keep_native_stderr_apart() -> None:
+    """For the whole run, send what C libraries write to file descriptor 2 (PortAudio's ALSA layer
+    reports a vanished device from its own thread, many times) to /dev/null, while Python's
+    `sys.stderr`, where Companion's own messages go, keeps the real stderr. Set COMPANION_DEBUG=1 to
+    see the libraries' messages."""
+    if os.environ.get("COMPANION_DEBUG"):
+        return
+    try:
+        sys.stderr.flush()
+        real = os.dup(2)
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, 2)
+        os.close(devnull)
+    except OSError:
+        return
+    sys.stderr = open(real, "w", encoding=sys.stderr.encoding or "utf-8", errors="backslashreplace",
+                      buffering=1, closefd=True)

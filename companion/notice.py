@@ -18,7 +18,8 @@ from companion.care import crisis_note_for
 from companion.errors import CompanionError
 from companion.paths import data_dir, ensure_private_dir
 from companion.speech.base import SpeechEngine
-from companion.spoken import Answer, record_answer, speak
+from companion.recovery import Pending, clear_pending, recover, recovered_line
+from companion.spoken import Answer, kept_so_far, record_answer, speak
 from companion.storage import Store
 from companion.textnorm import normalize_words
 from companion.ui import Terminal
@@ -57,13 +58,23 @@ def load_body_vocabulary(extra_file: Path | None = None) -> dict[str, list[str]]
     vocabulary = {name: list(value["words"]) for name, value in tomllib.loads(text)["states"].items()}
     extra_file = extra_file if extra_file is not None else data_dir() / "body_states.toml"
     if extra_file.is_file():
+        hint = "it should look like companion/data/body_states.toml; fix or remove it"
         try:
             extra = tomllib.loads(extra_file.read_text(encoding="utf-8")).get("states", {})
-            for name, value in extra.items():
-                vocabulary.setdefault(name, []).extend(value.get("words", []))
-        except (tomllib.TOMLDecodeError, AttributeError, TypeError) as e:
-            raise CompanionError(f"{extra_file} cannot be read: {e}",
-                                 "it should look like companion/data/body_states.toml; fix or remove it") from None
+        except OSError as e:
+            raise CompanionError(f"{extra_file} cannot be read: {e.strerror or e}", "check its permissions, or remove it") from None
+        except UnicodeDecodeError as e:
+            raise CompanionError(f"{extra_file} is not UTF-8 text (the byte 0x{e.object[e.start]:02x} at position {e.start})",
+                                 "save it as UTF-8, or remove it") from None
+        except tomllib.TOMLDecodeError as e:
+            raise CompanionError(f"{extra_file} is not valid TOML: {e}", hint) from None
+        if not isinstance(extra, dict):
+            raise CompanionError(f"{extra_file}: [states] should be a table of states", hint)
+        for name, value in extra.items():
+            words = value.get("words", []) if isinstance(value, dict) else None
+            if not isinstance(words, list) or not all(isinstance(w, str) for w in words):
+                raise CompanionError(f"{extra_file}: the state '{name}' should have words = [\"...\", ...]", hint)
+            vocabulary.setdefault(name, []).extend(words)
     for name in vocabulary:  # the state's own name always counts
         vocabulary[name].insert(0, name)
     return vocabulary
@@ -188,23 +199,42 @@ class Noticing:
         started = datetime.now().astimezone()
         folder = ensure_private_dir(data_dir() / "audio" / started.strftime("%Y-%m"))
         path = folder / f"{kind}-{started.strftime('%Y%m%dT%H%M%S')}-{started.microsecond:06d}.wav"
-        return record_answer(self.mic, self.engine, self.ui, prompt, path, self.silence, self.wait, started)
+        pending = Pending(kind, prompt, started.isoformat(timespec="seconds"), None, _last_session_id(self.store))
+        return record_answer(self.mic, self.engine, self.ui, prompt, path, self.silence, self.wait, started, pending)
+
+    def recover(self) -> None:
+        """Store answers a previous run was stopped in the middle of (kill -9, power cut), and say so."""
+        found = recover(self.store, self.engine)
+        if found:
+            self.say(recovered_line(len(found)))
 
     def ripple(self) -> Saved | None:
+        self.recover()
         answer = self.ask("ripple", RIPPLE_PROMPT)
         if answer.audio is None:
+            if answer.interrupted is not None:
+                raise answer.interrupted
             self.say(NOTHING_KEPT)
             return None
-        return self.finish(save_ripple(self.store, answer.text, answer, self.crisis_note, self.engine))
+        saved = save_ripple(self.store, answer.text, answer, self.crisis_note, self.engine)
+        return self.finish(saved, answer)
 
     def checkin(self) -> Saved | None:
+        self.recover()
         answer = self.ask("checkin", CHECKIN_PROMPT)
         if answer.audio is None:
+            if answer.interrupted is not None:
+                raise answer.interrupted
             self.say(NOTHING_KEPT)
             return None
-        return self.finish(save_checkin(self.store, answer.text, answer, self.crisis_note, self.engine))
+        saved = save_checkin(self.store, answer.text, answer, self.crisis_note, self.engine)
+        return self.finish(saved, answer)
 
-    def finish(self, saved: Saved) -> Saved:
+    def finish(self, saved: Saved, answer: Answer | None = None) -> Saved:
+        if answer is not None and answer.audio is not None:
+            clear_pending(answer.audio)
+            if answer.interrupted is not None:
+                raise kept_so_far(answer.interrupted)
         self.say(saved.reply)
         if saved.crisis_note:
             self.say(saved.crisis_note)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +18,6 @@ from companion.speech.base import SpeechEngine, join_words
 from companion.storage import Store
 
 MARKER_SUFFIX = ".pending.json"
-WAV_HEADER = 44
 
 
 @dataclass
@@ -52,18 +52,20 @@ def clear_pending(audio: Path) -> None:
 
 
 def read_growing_wav(path: Path) -> np.ndarray:
-    """The samples of a 16 kHz 16-bit mono WAV written by GrowingWav, by file size rather than by
-    its header (the header may lag the data by up to a second after a crash)."""
-    data = path.read_bytes()[WAV_HEADER:]
-    data = data[: len(data) - len(data) % 2]
-    return np.frombuffer(data, dtype="<i2").astype(np.float32) / 32767.0
+    """The samples of a 16 kHz 16-bit mono recording written by GrowingWav, by what reached the disk
+    rather than by its header (a plain WAV's header may lag the data by up to a second after a crash;
+    an encrypted recording is read up to its last complete chunk)."""
+    from companion.audio import files
+
+    return files.read_growing(path)
 
 
-def repair_header(path: Path, frames: int) -> None:
-    from companion.audio.wavfile import GrowingWav
+def repair_header_to_size(path: Path) -> int:
+    """Make a cut-short recording end cleanly (a plain WAV's header rewritten to what reached the
+    disk; an encrypted one trimmed to its last complete second); returns the samples it holds."""
+    from companion.audio import files
 
-    with open(path, "r+b") as f:
-        f.write(GrowingWav.header(frames))
+    return files.repair(path)
 
 
 def pending_answers() -> list[Path]:
@@ -82,14 +84,26 @@ def recover(store: Store, engine: SpeechEngine) -> list[int]:
             audio.unlink(missing_ok=True)
             marker.unlink()
             continue
-        repair_header(audio, len(samples))
+        repair_header_to_size(audio)
         words = [w for t in engine.transcribe(samples) for w in t.words]
         entry_id = store.add_entry(
             pending.kind, join_words(words), prompt=pending.prompt, words=words,
             audio=str(audio.relative_to(data_dir())), started_at=pending.started_at,
+            ended_at=datetime.fromisoformat(pending.started_at) + timedelta(seconds=len(samples) / SAMPLE_RATE),
             duration=round(len(samples) / SAMPLE_RATE, 3), engine=engine.name, model=engine.model_name,
             reflection_id=pending.reflection_id, session_id=pending.session_id, extra={"recovered": True},
         )
+        if pending.reflection_id is not None:
+            reflection = store.get_reflection(pending.reflection_id)
+            if reflection is not None and not reflection.get("ended_at"):
+                store.finish_reflection(pending.reflection_id, store.get_entry(entry_id)["ended_at"])
         marker.unlink()
         recovered.append(entry_id)
     return recovered
+
+
+def recovered_line(count: int) -> str:
+    """What Companion says after storing interrupted answers."""
+    if count == 1:
+        return "Last time, an answer was cut off before it was saved. I kept what you said, and it is saved now."
+    return f"Last time, {count} answers were cut off before they were saved. I kept what you said, and they are saved now."

@@ -7,6 +7,7 @@ no answer at all within `wait` seconds keeps nothing.
 
 from __future__ import annotations
 
+import errno
 import time
 from dataclasses import dataclass
 from datetime import datetime
@@ -16,7 +17,9 @@ from companion.audio.capture import Microphone
 from companion.audio.playback import Speaker
 from companion.audio.wavfile import GrowingWav
 from companion.commands import split_trailing_command
+from companion.errors import CompanionError, DeviceError, StorageError
 from companion.events import Partial, Transcript, Word
+from companion.recovery import Pending, clear_pending, mark_pending, repair_header_to_size
 from companion.speech.base import SpeechEngine, join_words
 from companion.ui import Terminal
 from companion.vad import EnergyVad
@@ -34,6 +37,7 @@ class Answer:
     started_at: datetime
     duration: float
     command: str | None
+    interrupted: CompanionError | None = None  # the microphone went away or the disk filled up mid-answer
 
     @property
     def text(self) -> str:
@@ -41,8 +45,12 @@ class Answer:
 
 
 def speak(voice: Voice, speaker: Speaker, mic: Microphone | None, text: str) -> None:
-    """Say `text`, wait until it has left the speaker, then drop what the microphone heard meanwhile."""
-    samples, rate = voice.render(text)
+    """Say `text`, wait until it has left the speaker, then drop what the microphone heard meanwhile.
+    With the disk full the phrase cannot be rendered; it is shown on screen only."""
+    try:
+        samples, rate = voice.render(text)
+    except StorageError:
+        return
     speaker.wait(speaker.play(samples, rate))
     time.sleep(ECHO_GUARD)
     if mic is not None:
@@ -50,18 +58,37 @@ def speak(voice: Voice, speaker: Speaker, mic: Microphone | None, text: str) -> 
 
 
 def record_answer(mic: Microphone, engine: SpeechEngine, ui: Terminal, prompt: str, path: Path,
-                  silence: float, wait: float, started: datetime | None = None) -> Answer:
-    """Record one answer into `path` until a long pause, a spoken command, or no answer (then no audio)."""
+                  silence: float, wait: float, started: datetime | None = None,
+                  pending: Pending | None = None) -> Answer:
+    """Record one answer into `path` until a long pause, a spoken command, or no answer (then no audio).
+
+    With `pending`, a marker beside the audio lets the next start store the answer if Companion is
+    killed before the caller has stored it (the caller calls `clear_pending` once it is stored).
+    If the microphone goes away or the disk fills up, what was said so far is kept and the answer
+    comes back with `interrupted` set, for the caller to store and then report.
+    """
     started = started or datetime.now().astimezone()
+    if pending is not None:
+        _guard_disk(lambda: mark_pending(path, pending), path)
     recognizer = engine.recognizer(context=prompt)
     vad = EnergyVad()
     words: list[Word] = []
     command = None
+    interrupted: CompanionError | None = None
     ui.listening()
-    with GrowingWav(path) as wav:
+    wav = _guard_disk(lambda: GrowingWav(path), path)
+    try:
         while command is None:
-            chunk = mic.read()
-            wav.write(chunk.samples)
+            try:
+                chunk = mic.read()
+            except DeviceError as e:
+                interrupted = e
+                break
+            try:
+                wav.write(chunk.samples)
+            except OSError as e:
+                interrupted = _disk_error(e, path)
+                break
             vad.accept(chunk.samples)
             for event in recognizer.accept(chunk):
                 command = _take(ui, event, words) or command
@@ -72,14 +99,44 @@ def record_answer(mic: Microphone, engine: SpeechEngine, ui: Terminal, prompt: s
                 break
         for event in recognizer.flush():
             command = _take(ui, event, words) or command
-        if vad.last_voice_time is not None:  # keep every word, and a little quiet after the last
+        if vad.last_voice_time is not None and interrupted is None:  # keep every word, a little quiet after
             last_word_end = max((w.end for w in words), default=0.0)
             wav.truncate(max(vad.last_voice_time, last_word_end) + TRAILING_KEEP)
-        duration = wav.duration
+    finally:
+        try:
+            wav.close()
+        except OSError as e:  # the disk filled up: make the header match what reached the disk
+            interrupted = interrupted or _disk_error(e, path)
+            wav.frames = repair_header_to_size(path)
+    duration = wav.duration
     if not words and (vad.last_voice_time is None or command is not None):
         path.unlink(missing_ok=True)  # silence, or only "skip" / "next": nothing to keep
-        return Answer(prompt, [], None, started, 0.0, command)
-    return Answer(prompt, words, path, started, duration, command)
+        clear_pending(path)
+        return Answer(prompt, [], None, started, 0.0, command, interrupted)
+    return Answer(prompt, words, path, started, duration, command, interrupted)
+
+
+def kept_so_far(error: CompanionError) -> CompanionError:
+    """The same error, telling the person that the answer so far is saved."""
+    return type(error)(f"{error.message}. What you said until then is saved", error.hint.split(";")[0])
+
+
+def _disk_error(error: OSError, path: Path) -> StorageError:
+    if error.errno in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT):
+        return StorageError(
+            f"the disk is full, so recording stopped ({error.strerror})",
+            f"free some space; what you said until then is kept in {path.parent} and is saved the next time "
+            "Companion starts",
+        )
+    return StorageError(f"cannot write the recording {path}: {error.strerror or error}",
+                        "check free space and permissions; nothing stored earlier is lost")
+
+
+def _guard_disk(make, path: Path):
+    try:
+        return make()
+    except OSError as e:
+        raise _disk_error(e, path) from None
 
 
 def _take(ui: Terminal, event, words: list[Word]) -> str | None:

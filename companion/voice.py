@@ -6,13 +6,14 @@ import contextlib
 import hashlib
 import io
 import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import soundfile as sf
 
-from companion.errors import CompanionError
+from companion.errors import CompanionError, StorageError
 from companion.paths import data_dir, ensure_private_dir
 
 
@@ -70,9 +71,21 @@ class Voice:
         """One pyttsx3 save_to_file run. Its espeak driver loop occasionally ends before the
         synthesis has started (a race inside pyttsx3 2.99), leaving no file: the caller retries."""
         engine = self._tts()
-        with contextlib.redirect_stdout(io.StringIO()):  # pyttsx3 prints "Audio saved to ..."
-            engine.save_to_file(text, str(out))
-            engine.runAndWait()
+        failures: list[BaseException] = []  # pyttsx3 reports write errors from a ctypes callback
+        saved_hook = sys.unraisablehook
+        sys.unraisablehook = lambda unraisable: failures.append(unraisable.exc_value)
+        try:
+            with contextlib.redirect_stdout(io.StringIO()):  # pyttsx3 prints "Audio saved to ..."
+                engine.save_to_file(text, str(out))
+                engine.runAndWait()
+        finally:
+            sys.unraisablehook = saved_hook
+        if failures:
+            out.unlink(missing_ok=True)
+            reason = str(failures[0])
+            if "No space left" in reason or "Errno 28" in reason or "File too large" in reason:
+                raise StorageError("the disk is full, so the voice could not speak", "free some space; nothing stored earlier is lost")
+            raise CompanionError(f"the voice could not render '{text[:40]}' ({reason})", "run `companion doctor` to check the voice")
 
     def _cache_path(self, text: str) -> Path:
         s = self.settings

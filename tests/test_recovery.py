@@ -14,7 +14,7 @@ from speech_fixtures import librivox_utterances
 from companion import recovery
 from companion.speech import models
 from companion.storage import Store
-from companion.textnorm import normalize_words
+from companion.textnorm import normalize_words, word_error_rate
 
 RECORDER = """
 import sys, time
@@ -59,4 +59,5 @@ def test_kill_9_mid_answer_then_recover(companion_home):
     assert entry["duration"] == kept.duration and entry["extra"] == {"recovered": True}
     assert entry["prompt"] == "What felt important today?"
     heard = normalize_words(entry["text"])
-    assert len(heard) >= 6 and heard[:4] == normalize_words(text)[:4], entry["text"]
+    said = normalize_words(text)[: len(heard)]  # what reached the disk is the start of the clip
+    assert len(heard) >= 6 and word_error_rate(" ".join(said), entry["text"]) <= 0.25, entry["text"]

@@ -1,0 +1,163 @@
+"""A long reflection answer on real parts: memory stays flat, audio and text are complete.
+
+`companion reflect` runs as a subprocess on the private PulseAudio server (real devices, real
+engine, real database) and one answer of MINUTES minutes of real speech (the LibriVox clips and
+espeak-ng sentences, with short pauses) is spoken into the virtual microphone in real time. The
+process's memory is sampled from /proc every few seconds.
+
+Prints: peak memory (VmHWM), memory after the first minute and at the end, growth per 10 minutes
+(least-squares slope), seconds of audio stored against seconds spoken, and the word error rate of
+the stored text against what was spoken.
+
+    python scripts/bench_long_reflection.py --minutes 60 [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))
+
+SENTENCES = [
+    "Today I noticed how tired I was after the meeting.",
+    "I want to be kinder to myself when I make a mistake.",
+    "There was a moment of calm when I walked home through the park.",
+    "My shoulders felt tight, and then they softened a little.",
+    "I talked about my father and it felt different this time.",
+    "I would like to notice when I hold my breath at work.",
+]
+GAP = 1.2  # seconds of quiet between sentences: shorter than the pause that ends an answer
+PROMPT = "What felt important today?"
+
+
+def speech_clips(workdir: Path) -> list[tuple[np.ndarray, str]]:
+    """(16 kHz samples, transcript) for each LibriVox clip and espeak-ng sentence."""
+    from speech_fixtures import espeak_wav, librivox_utterances
+
+    from companion.audio.resample import resample
+
+    clips = []
+    for wav, text in librivox_utterances():
+        samples, rate = sf.read(str(wav), dtype="float32")
+        clips.append((resample(samples, rate, 16000), text))
+    for i, text in enumerate(SENTENCES):
+        samples, rate = sf.read(str(espeak_wav(text, workdir / f"sentence-{i}.wav")), dtype="float32")
+        clips.append((resample(samples, rate, 16000), text))
+    return clips
+
+
+def build_long_answer(minutes: float, workdir: Path) -> tuple[Path, str, float]:
+    """A WAV of `minutes` of speech with short pauses; returns (path, reference text, seconds)."""
+    clips = speech_clips(workdir)
+    gap = np.zeros(int(GAP * 16000), np.float32)
+    out = workdir / "long-answer.wav"
+    texts, total, i = [], 0.0, 0
+    with sf.SoundFile(str(out), "w", 16000, 1, "PCM_16") as f:
+        while total < minutes * 60:
+            samples, text = clips[i % len(clips)]
+            f.write(samples)
+            f.write(gap)
+            texts.append(text)
+            total += (len(samples) + len(gap)) / 16000
+            i += 1
+    return out, " ".join(texts), total
+
+
+def _status_kib(pid: int, field: str) -> int | None:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    except OSError:
+        return None
+    return None
+
+
+def long_reflection(audio, env: dict[str, str], minutes: float, workdir: Path, every: float = 2.0) -> dict:
+    """Run one long answer through `companion reflect`; returns the measured figures."""
+    from companion.drive import LISTENING_MARK, drive_command
+    from companion.storage import Store
+    from companion.textnorm import word_error_rate
+
+    wav, reference, spoken = build_long_answer(minutes, workdir)
+    samples: list[tuple[float, float]] = []  # (seconds since start, RSS MiB)
+    peak = [0.0]
+    done = threading.Event()
+
+    def watch(proc) -> None:
+        def sample() -> None:
+            t0 = time.monotonic()
+            while not done.is_set() and proc.poll() is None:
+                rss, hwm = _status_kib(proc.pid, "VmRSS"), _status_kib(proc.pid, "VmHWM")
+                if rss is not None:
+                    samples.append((time.monotonic() - t0, rss / 1024))
+                if hwm is not None:
+                    peak[0] = max(peak[0], hwm / 1024)
+                done.wait(every)
+        threading.Thread(target=sample, daemon=True).start()
+
+    args = ["reflect", "--prompt", PROMPT, "--silence", "4", "--wait", "20", "--no-crisis-note"]
+    run = drive_command(audio, args, [(LISTENING_MARK, wav)], env, timeout=minutes * 60 + 180, on_start=watch)
+    done.set()
+    if run.returncode != 0:
+        raise RuntimeError(f"companion reflect failed ({run.returncode}): {run.stderr.strip()[-500:]}")
+    with Store.open(Path(env["COMPANION_HOME"]) / "companion.db") as store:
+        entries = [store.get_entry(e["id"]) for e in store.list_entries(kind="reflection")]
+        audio_seconds = sum(sf.info(str(store.audio_path(e))).duration for e in entries)
+        text = " ".join(e["text"] for e in entries)
+    listening = [s for s in samples if s[0] >= 60.0] or samples
+    times = np.array([s[0] for s in listening])
+    rss = np.array([s[1] for s in listening])
+    slope = float(np.polyfit(times, rss, 1)[0]) * 600 if len(times) > 2 else 0.0
+    return {
+        "minutes": round(spoken / 60, 2),
+        "entries": len(entries),
+        "peak_rss_mb": round(peak[0], 1),
+        "rss_after_1_min_mb": round(float(rss[0]), 1) if len(rss) else None,
+        "rss_at_end_mb": round(float(rss[-1]), 1) if len(rss) else None,
+        "rss_growth_mb_per_10_min": round(slope, 2),
+        "audio_stored_s": round(audio_seconds, 1),
+        "audio_spoken_s": round(spoken, 1),
+        "wer": round(word_error_rate(reference, text), 4),
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--minutes", type=float, default=60.0, help="length of the answer (default 60)")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    opts = parser.parse_args()
+
+    from companion.virtual_audio import VirtualAudio
+
+    with tempfile.TemporaryDirectory(prefix="companion-long-") as tmp:
+        workdir = Path(tmp)
+        home = workdir / "home"
+        home.mkdir(mode=0o700)
+        with VirtualAudio(workdir / "audio") as audio:
+            env = {**__import__("os").environ, **audio.env, "COMPANION_HOME": str(home)}
+            result = long_reflection(audio, env, opts.minutes, workdir)
+    if opts.json:
+        print(json.dumps(result))
+    else:
+        print(f"one answer of {result['minutes']} min through `companion reflect` (whisper, real time)")
+        print(f"  peak memory            {result['peak_rss_mb']} MB")
+        print(f"  after 1 min / at end   {result['rss_after_1_min_mb']} MB / {result['rss_at_end_mb']} MB")
+        print(f"  growth                 {result['rss_growth_mb_per_10_min']} MB per 10 min")
+        print(f"  audio stored / spoken  {result['audio_stored_s']} s / {result['audio_spoken_s']} s")
+        print(f"  word error rate        {result['wer'] * 100:.1f} % ({result['entries']} entry)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
