@@ -22,6 +22,7 @@ English only, the Korean vosk model on Korean only.
     .venv/bin/python scripts/bench_stt.py                 # all engines, table
     .venv/bin/python scripts/bench_stt.py --engine vosk   # only vosk models
     .venv/bin/python scripts/bench_stt.py --json          # JSON on stdout, table on stderr
+    .venv/bin/python scripts/bench_stt.py --limit 1 --realtime 1   # quick check: one clip of each set
 """
 
 from __future__ import annotations
@@ -396,6 +397,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--json", action="store_true", help="print a JSON object on stdout (the table goes to stderr)")
     p.add_argument("--realtime", type=int, default=REALTIME_UTTERANCES, metavar="N",
                    help=f"utterances fed at real-time pace for the end-of-speech latency (default {REALTIME_UTTERANCES}; 0 skips it)")
+    p.add_argument("--limit", type=int, default=0, metavar="N",
+                   help="at most N fixtures of each set and language, for a quick check (default 0: all)")
     p.add_argument("--one", help=argparse.SUPPRESS)
     p.add_argument("--fixtures", help=argparse.SUPPRESS)
     p.add_argument("--out", help=argparse.SUPPRESS)
@@ -414,6 +417,10 @@ def main(argv: list[str] | None = None) -> int:
     workdir = Path(tempfile.mkdtemp(prefix="bench-stt-"))
     try:
         fixtures, warnings = build_fixtures(workdir, {s["lang"] for s in specs})
+        if args.limit > 0:
+            fixtures = [f for i, f in enumerate(fixtures)
+                        if sum(g["lang"] == f["lang"] and g["set"] == f["set"] for g in fixtures[:i]) < args.limit]
+            notes.append(f"quick run: at most {args.limit} fixture(s) of each set and language")
         notes += warnings
         manifest = workdir / "fixtures.json"
         manifest.write_text(json.dumps(fixtures, ensure_ascii=False))
@@ -435,7 +442,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         print(text, file=sys.stderr)
         obj = {
-            "settings": {"lead_in_s": LEAD_IN, "tail_s": TAIL, "chunk_s": CHUNK, "realtime_utterances": args.realtime, "cpus": os.cpu_count()},
+            "settings": {"lead_in_s": LEAD_IN, "tail_s": TAIL, "chunk_s": CHUNK, "realtime_utterances": args.realtime,
+                         "limit": args.limit, "cpus": os.cpu_count()},
             "fixtures": [{k: f[k] for k in ("id", "lang", "set", "ref", "seconds")} for f in fixtures],
             "engines": results,
             "notes": notes,
