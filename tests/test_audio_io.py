@@ -17,8 +17,9 @@ from companion.textnorm import word_error_rate
 pytestmark = pytest.mark.audio
 
 
-@pytest.mark.parametrize("rate", [44100, 48000])
+@pytest.mark.parametrize("rate", [8000, 11025, 44100, 48000])
 def test_microphone_at_native_rates_resamples_to_16k(virtual_audio, rate):
+    """Opened at its own rate, usual or odd (8 and 11.025 kHz), the microphone gives 16 kHz audio."""
     from companion.audio.capture import Microphone
 
     wav, text = librivox_utterances()[0]
@@ -37,7 +38,7 @@ def test_microphone_at_native_rates_resamples_to_16k(virtual_audio, rate):
     assert all(abs(b.start - a.end) < 1e-6 for a, b in zip(chunks, chunks[1:]))
     assert abs(len(samples) / SAMPLE_RATE - (chunks[-1].end - chunks[0].start)) < 1e-3
     heard = " ".join(t.text for t in models.load(models.embedded_model()).transcribe(samples))
-    assert word_error_rate(text, heard) <= 0.15, heard
+    assert word_error_rate(text, heard) <= (0.2 if rate == 8000 else 0.15), heard
 
 
 def test_speaker_plays_and_falls_silent_at_once(virtual_audio, tmp_path):

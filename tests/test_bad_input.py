@@ -182,34 +182,6 @@ def test_devices_at_an_odd_rate_and_channel_count(odd_devices, companion_env, co
         assert store.audio_path(entry).is_file() and entry["duration"] > 1.5
 
 
-@pytest.mark.audio
-@pytest.mark.parametrize("rate", [8000, 11025])
-def test_a_microphone_opened_at_an_odd_rate_is_resampled(virtual_audio, rate):
-    """Companion's own resampling from a device running at a rate no one expects (tests/test_audio_io.py
-    covers 44.1 and 48 kHz)."""
-    import numpy as np
-    import soundfile as sf
-
-    from companion.audio.capture import Microphone
-    from companion.events import SAMPLE_RATE
-    from companion.speech import models
-
-    wav, text = utterance("0870")
-    with Microphone(rate=rate) as mic:
-        assert mic.rate == rate
-        mic.drain()
-        virtual_audio.play_into_mic(wav, wait=False)
-        chunks = []
-        deadline = time.monotonic() + sf.info(str(wav)).duration + 1.5
-        while time.monotonic() < deadline:
-            chunks.append(mic.read())
-        virtual_audio.join_player()
-    assert all(c.rate == SAMPLE_RATE for c in chunks)
-    samples = np.concatenate([c.samples for c in chunks])
-    heard = " ".join(t.text for t in models.load(models.embedded_model()).transcribe(samples))
-    assert word_error_rate(text, heard) <= (0.2 if rate == 8000 else 0.15), heard
-
-
 def test_a_recording_at_an_odd_rate_and_channel_count(companion_home, tmp_path):
     wav, text = utterance("0870")
     odd = tmp_path / "six-channels-11025.wav"
