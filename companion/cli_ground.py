@@ -116,16 +116,19 @@ def ground(name: str | None, cycles: int | None, minutes: float | None, pace: fl
     settings = config.merged(config.load(), **options)
 
     from companion.audio.capture import Microphone
-    from companion.practice.runner import PracticeSpeaker
+    from companion.practice.speaker import PracticeSpeaker
     from companion.storage import Store
     from companion.voice import Voice, VoiceSettings
 
     voice = Voice(VoiceSettings(settings.voice, settings.rate, settings.volume))
     engine = None
     if not no_listen:
+        from companion.listen import vocabulary_notes
         from companion.speech import models
 
         engine = models.load(models.choose(settings.engine, settings.model))
+        for note in vocabulary_notes(engine, commands):
+            click.echo(f"Note: {note}.", err=True)
     with Store.open() as store, PracticeSpeaker(settings.output_device, latency=OUTPUT_LATENCY) as speaker:
         mic = Microphone(settings.input_device, block_seconds=MIC_BLOCK).start() if engine else None
         try:
@@ -193,7 +196,7 @@ def _run(store, practice, speaker, voice, mic, engine, commands, cues, timing_lo
     def mic_failed(error: Exception) -> None:
         click.echo(f"  (voice control stopped: {error}. Ctrl-C still ends the practice.)", err=True)
 
-    listener = CommandListener(mic, engine, commands, guide.commands.put, mic_failed) if mic else None
+    listener = CommandListener(mic, engine, commands, guide.commands.put, mic_failed, guide.note_decoded) if mic else None
     if listener:
         listener.start()
     try:

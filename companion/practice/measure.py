@@ -42,12 +42,28 @@ def _template(cue: dict, rate: int, voice: Voice) -> np.ndarray:
     return samples[start : start + int(TEMPLATE_SECONDS * rate)], start
 
 
+def gaps(log: list[dict]) -> list[tuple[int, int]]:
+    """(output-clock frame, frames skipped) for each underflow of the run."""
+    ends = [e for e in log if e["t"] == "end"]
+    return [tuple(g) for g in ends[0].get("gaps", [])] if ends else []
+
+
+def hit_by_gap(cue: dict, skipped: list[tuple[int, int]]) -> bool:
+    """Whether an underflow fell on the start of this cue (so its beginning was never played)."""
+    start, end = cue["frame"], cue["frame"] + int(TEMPLATE_SECONDS * cue["rate"])
+    return any(frame < end and start < frame + lost for frame, lost in skipped)
+
+
 def cue_onsets(recording: np.ndarray, rate: int, started_at: float, log: list[dict], voice: Voice) -> list[Onset]:
-    """Every cue that played, found in the recording by cross-correlation with its own sound.
-    `started_at` is the monotonic time of the recording's first sample."""
+    """Every cue that played, found in the recording by cross-correlation with its own sound
+    (except cues whose start an underflow fell on). `started_at` is the monotonic time of the
+    recording's first sample."""
     played = {(p["sound"], p["planned"]) for p in log if p["t"] == "played"}
+    skipped = gaps(log)
     onsets = []
     for cue in (c for c in log if c["t"] == "cue" and (c["sound"], c["frame"]) in played):
+        if hit_by_gap(cue, skipped):
+            continue
         out_rate = cue["rate"]
         expected = cue["mono"] + (cue["frame"] - cue["queued_clock"]) / out_rate + NOMINAL_LATENCY - started_at
         template, lead_in = _template(cue, rate, voice)

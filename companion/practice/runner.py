@@ -2,7 +2,8 @@
 
 Every cue is queued on the speaker at an exact output-clock frame, one breath ahead, so onsets do
 not depend on when this thread wakes and never drift: breath n starts exactly at the sum of the
-breaths before it. Spoken lines are rendered (and cached) before the practice begins.
+breaths before it. The output clock itself is kept on the device's time, through underflows too
+(`speaker.PracticeSpeaker`). Spoken lines are rendered (and cached) before the practice begins.
 Commands arrive from a `CommandListener` thread through a queue; the main thread acts on them.
 """
 
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import json
 import queue
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +20,7 @@ from typing import Callable, TextIO
 import numpy as np
 
 from companion.audio.playback import Clip, Speaker
+from companion.events import Transcript
 from companion.listen import CommandHeard
 from companion.practice import timing, tones
 from companion.practice.model import Breathe, Pause, Practice, Say
@@ -47,6 +50,9 @@ LINES = {
 LEAD = 0.4  # seconds between queuing the first sound and playing it
 LOOKAHEAD = 0.35  # the next breath is queued this long before it begins
 ACK_DELAY = 0.5  # a beat of quiet between falling silent and the spoken acknowledgement
+ACK_SOON = 0.3  # "slower"/"faster": the acknowledgement begins at least this long after the command,
+ACK_MARGIN = 0.25  # in a quiet moment with this much quiet either side of it,
+ACK_WITHIN = 1.5  # if one begins within this many seconds; else the breath begins again after it
 POLL = 0.01
 PAUSE_LIMIT = 20 * 60.0  # seconds: a practice left paused this long ends gently
 
@@ -58,35 +64,23 @@ class RunResult:
     commands: list[HeardCommand] = field(default_factory=list)
 
 
-class PracticeSpeaker(Speaker):
-    """The speaker, also counting underflows (each one would delay every later cue) and keeping
-    the device's own time of the latest block, so the log can tie output-clock frames to time."""
-
-    def __init__(self, device: str | int | None = None, latency: str | float = 0.1) -> None:
-        super().__init__(device, latency)
-        self.underflows = 0
-        self.dac_time: tuple[int, float] = (0, 0.0)  # (frame, device time it is heard)
-
-    def _callback(self, outdata, frames, time_info, status) -> None:
-        if status.output_underflow:
-            self.underflows += 1
-        self.dac_time = (self._frames, time_info.outputBufferDacTime)
-        super()._callback(outdata, frames, time_info, status)
-
-
 class TimingLog:
     """JSON lines of what was queued when, on the output clock (for tests and the benchmark)."""
 
     def __init__(self, path: Path | None) -> None:
         self._file: TextIO | None = path.open("w", encoding="utf-8", buffering=1) if path else None
+        self._lock = threading.Lock()  # the listener thread writes too
 
     def write(self, **record) -> None:
         if self._file:
-            self._file.write(json.dumps(record) + "\n")
+            with self._lock:
+                self._file.write(json.dumps(record, ensure_ascii=False) + "\n")
 
     def close(self) -> None:
         if self._file:
-            self._file.close()
+            with self._lock:
+                self._file.close()
+                self._file = None
 
 
 class _Restart(Exception):
@@ -117,8 +111,12 @@ class GuidedRun:
         self._sounds: dict[tuple[str, str], np.ndarray] = {}
         self._last_line: str | None = None
         self._cursor = 0  # output-clock frame where the next sound goes
+        self._horizon = 0  # the earliest frame where a sound not yet queued may begin
         self._started = 0.0
         self._clips: list[tuple[Clip, int, str]] = []
+        self._index = 0  # the step being run
+        self._upcoming: tuple[int, Breathe] | None = None  # a breathing step as its next breath will be
+        self._pending_acks: list[str] = []  # acknowledgements with no quiet moment: said at the next breath
 
     # ---- sounds ---------------------------------------------------------------------------------
 
@@ -164,6 +162,11 @@ class GuidedRun:
                 continue
             self._act(heard)
 
+    def note_decoded(self, transcript: Transcript, command: str | None) -> None:
+        """For the timing log: an utterance the listener decoded (on the listener thread)."""
+        self.log.write(t="decoded", text=transcript.text, conf=[round(w.conf, 2) for w in transcript.words],
+                       command=command, mono=time.monotonic())
+
     def _note(self, heard: CommandHeard) -> None:
         self.heard.append(HeardCommand(heard.command, time.monotonic() - self._started, heard.text))
         self.show(f"  (heard: {heard.text})")
@@ -173,10 +176,11 @@ class GuidedRun:
         self.log.write(t="silenced", command=heard.command if heard else None, clock=self.speaker.clock(),
                        mono=time.monotonic(), heard_at=heard.heard_at if heard else None)
 
-    def _speak_now(self, key: str, delay: float = ACK_DELAY) -> None:
+    def _speak_now(self, key: str, delay: float = ACK_DELAY, show: bool = True) -> None:
         """A short line, after a beat of quiet; returns once it has been heard."""
         text = LINES[key]
-        self.show(text)
+        if show:
+            self.show(text)
         clip, _ = self._queue("voice", text, self.speaker.clock() + self._frames(delay))
         self.speaker.wait(clip, timeout=30)
 
@@ -204,7 +208,43 @@ class GuidedRun:
                 self.speaker.wait(clip, timeout=60)
             raise _Restart
         if command in ("slower", "faster"):
-            self._pending_pace.append(command)
+            self._change_pace(heard)
+
+    def _change_pace(self, heard: CommandHeard) -> None:
+        """Slower/faster from the next breath on, acknowledged at once (`_acknowledge`)."""
+        command = heard.command
+        target = self._upcoming or next(((i, s) for i, s in enumerate(self.practice.steps)
+                                         if i >= self._index and isinstance(s, Breathe)), None)
+        if target is None:
+            return  # no breathing left to change
+        index, step = target
+        changed = timing.slower(step) if command == "slower" else timing.faster(step)
+        if changed is None:
+            line = "slowest" if command == "slower" else "fastest"
+        else:
+            step, line = changed, command
+        self._upcoming = (index, step)
+        self.show(f"{LINES[line]} ({timing.bpm(step):.1f} breaths a minute)")
+        self._acknowledge(line, heard)
+
+    def _acknowledge(self, key: str, heard: CommandHeard) -> None:
+        """A short line, soon: in a quiet moment that begins within ACK_WITHIN, leaving every cue as
+        it is. Without one, during a breath: silence, the line, and the breath begins again (at the
+        new pace, like after "continue"); elsewhere it is said at the start of the next breath."""
+        text = LINES[key]
+        length = len(self._voice(text))
+        busy = [(planned, planned + len(clip.samples)) for clip, planned, _ in self._clips
+                if not (clip.done.is_set() or clip.cancelled)]
+        soon = self.speaker.clock() + self._frames(ACK_SOON)
+        at = timing.first_gap(busy, soon, length, self._horizon, self._frames(ACK_MARGIN))
+        if at is not None and at - soon <= self._frames(ACK_WITHIN):
+            self._queue("voice", text, at)
+        elif self._upcoming is not None and self._upcoming[0] == self._index:
+            self._silence(heard)
+            self._speak_now(key, delay=ACK_SOON, show=False)
+            raise _Restart
+        else:
+            self._pending_acks.append(text)
 
     def _wait_for_continue(self) -> None:
         until = time.monotonic() + PAUSE_LIMIT
@@ -228,47 +268,46 @@ class GuidedRun:
     def _restart_point(self) -> None:
         self._cursor = self.speaker.clock() + self._frames(LEAD)
 
+    def _wait_for_next(self) -> None:
+        """Wait until shortly before the cursor, where the next step's first sound goes."""
+        self._horizon = self._cursor
+        self._wait_until(self._cursor - self._frames(LOOKAHEAD))
+
     def _run_say(self, step: Say) -> None:
         self.show(step.text)
         self._last_line = step.text
         _, length = self._queue("voice", step.text, self._cursor)
         self._cursor += length + self._frames(timing.GAP_AFTER_SAY)
-        self._wait_until(self._cursor - self._frames(LOOKAHEAD))
+        self._wait_for_next()
 
-    def _run_breathe(self, step: Breathe) -> None:
+    def _run_breathe(self, index: int, step: Breathe) -> None:
+        if self._upcoming is None or self._upcoming[0] != index:
+            self._upcoming = (index, step)
         cycle = 0
         while cycle < step.cycles:
-            step = self._apply_pace(step)
+            step = self._upcoming[1]  # with any change of pace asked for during the last breath
+            for text in self._pending_acks:
+                self._queue("voice", text, self._cursor)
+                self._cursor += len(self._voice(text)) + self._frames(0.3)
+            self._pending_acks.clear()
             self.log.write(t="breath", cycle=cycle, frame=self._cursor, seconds=step.cycle_seconds,
-                           clock=self.speaker.clock(), mono=time.monotonic())
+                           clock=self.speaker.clock(), mono=time.monotonic(), dac=getattr(self.speaker, "dac_time", None))
             for cue in timing.breath_cues(step, cycle, self.mode, self.practice.voice_cycles):
                 if cue.kind == "voice":
                     self._last_line = cue.sound
                 self._queue(cue.kind, cue.sound, self._cursor + self._frames(cue.offset))
             try:
-                self._wait_until(self._cursor + self._frames(step.cycle_seconds - LOOKAHEAD))
+                self._horizon = self._cursor + self._frames(step.cycle_seconds)
+                self._wait_until(self._horizon - self._frames(LOOKAHEAD))
             except _Restart:
                 self._restart_point()
                 continue
             self._cursor += self._frames(step.cycle_seconds)
             cycle += 1
-
-    def _apply_pace(self, step: Breathe) -> Breathe:
-        while self._pending_pace:
-            command = self._pending_pace.pop(0)
-            changed = timing.slower(step) if command == "slower" else timing.faster(step)
-            if changed is None:
-                line = "slowest" if command == "slower" else "fastest"
-            else:
-                step, line = changed, command
-            self.show(f"{LINES[line]} ({timing.bpm(step):.1f} breaths a minute)")
-            self._queue("voice", LINES[line], self._cursor)
-            self._cursor += len(self._voice(LINES[line])) + self._frames(0.3)
-        return step
+        self._upcoming = None
 
     def run(self) -> RunResult:
         """Guide the practice to its end, or until "stop" or Ctrl-C; the closing line is always spoken."""
-        self._pending_pace: list[str] = []
         self._started = time.monotonic()
         self._restart_point()
         finished = False
@@ -276,22 +315,28 @@ class GuidedRun:
             try:
                 index = 0
                 while index < len(self.practice.steps):
-                    step = self.practice.steps[index]
+                    self._index, step = index, self.practice.steps[index]
                     try:
                         if isinstance(step, Say):
                             self._run_say(step)
                         elif isinstance(step, Pause):
                             self._cursor += self._frames(step.seconds)
-                            self._wait_until(self._cursor - self._frames(LOOKAHEAD))
+                            self._wait_for_next()
                         else:
-                            self._run_breathe(step)
+                            self._run_breathe(index, step)
                     except _Restart:
                         self._restart_point()
                         continue
                     except _Skip:
                         self._restart_point()
+                        if self._upcoming is not None and self._upcoming[0] == index:
+                            self._upcoming = None
                     index += 1
-                self._wait_until(self._cursor)
+                self._horizon = self._cursor
+                try:
+                    self._wait_until(self._cursor)
+                except (_Restart, _Skip):
+                    pass  # nothing left to begin again or to skip
                 finished = True
                 self._speak_now("closing", delay=0.3)
             except _Stop:
@@ -305,6 +350,7 @@ class GuidedRun:
         finally:
             self._log_played()
             self.log.write(t="end", underflows=getattr(self.speaker, "underflows", None), clock=self.speaker.clock(),
+                           gaps=getattr(self.speaker, "gaps", []), holds=getattr(self.speaker, "holds", []),
                            output_latency=self.speaker.latency)
             self.log.close()
         return RunResult(finished, time.monotonic() - self._started, self.heard)

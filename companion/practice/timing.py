@@ -121,3 +121,17 @@ def cycles_for_minutes(practice: Practice, minutes: float) -> list[int]:
     weights = [b.cycles * b.cycle_seconds for b in breathing]
     total = sum(weights) or 1.0
     return [max(1, round(available * w / total / b.cycle_seconds)) for w, b in zip(weights, breathing)]
+
+
+def first_gap(busy: list[tuple[int, int]], earliest: int, length: int, latest: int, margin: int) -> int | None:
+    """The first start, at or after `earliest`, where a sound of `length` frames fits between the
+    `busy` (start, end) spans with `margin` frames of quiet either side, and ends `margin` before
+    `latest`; None if it does not fit. (For acknowledging a command in the next quiet moment.)"""
+    start = earliest
+    for begin, end in sorted(busy):
+        if end + margin <= start:
+            continue  # over before then
+        if start + length + margin <= begin:
+            break  # fits before this one
+        start = max(start, end + margin)
+    return start if start + length + margin <= latest else None

@@ -21,6 +21,7 @@ class VoskRecognizer(Recognizer):
             self._rec = vosk.KaldiRecognizer(model, SAMPLE_RATE)
         self._rec.SetWords(True)
         self._last_partial = ""
+        self._keep_unk = bool(grammar)  # restricted: "[unk]" is an answer (none of the phrases), not noise
 
     def accept(self, chunk: AudioChunk) -> list[SpeechEvent]:
         if self._rec.AcceptWaveform(to_pcm16(chunk.samples)):
@@ -35,11 +36,11 @@ class VoskRecognizer(Recognizer):
     def flush(self) -> list[SpeechEvent]:
         return self._transcript(self._rec.FinalResult())
 
-    @staticmethod
-    def _transcript(result_json: str) -> list[SpeechEvent]:
+    def _transcript(self, result_json: str) -> list[SpeechEvent]:
         result = json.loads(result_json)
         words = [Word(w["word"], w["start"], w["end"], w.get("conf", 1.0)) for w in result.get("result", [])]
-        words = [w for w in words if not (w.word.startswith("[") and w.word.endswith("]"))]  # [unk], noise tokens
+        words = [w for w in words if not (w.word.startswith("[") and w.word.endswith("]"))  # [unk], noise tokens
+                 or (self._keep_unk and w.word == "[unk]")]
         if not words:
             return []
         return [Transcript(join_words(words), words, words[0].start, words[-1].end)]
@@ -61,3 +62,7 @@ class VoskEngine(SpeechEngine):
 
     def recognizer(self, grammar: list[str] | None = None, context: str | None = None) -> Recognizer:
         return VoskRecognizer(self._model, grammar)
+
+    def knows(self, word: str) -> bool:
+        """Whether `word` is in the model's vocabulary (a grammar silently drops words it lacks)."""
+        return self._model.vosk_model_find_word(word) >= 0
