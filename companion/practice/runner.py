@@ -350,8 +350,7 @@ class GuidedRun:
         finally:
             self._log_played()
             self.log.write(t="end", underflows=getattr(self.speaker, "underflows", None), clock=self.speaker.clock(),
-                           gaps=getattr(self.speaker, "gaps", []), holds=getattr(self.speaker, "holds", []),
-                           output_latency=self.speaker.latency)
+                           gaps=getattr(self.speaker, "gaps", []), output_latency=self.speaker.latency)
             self.log.close()
         return RunResult(finished, time.monotonic() - self._started, self.heard)
 

@@ -1,122 +1,88 @@
-"""The practice's speaker: its output clock kept on the device's own time, so cues never drift.
+"""The practice's speaker: its output clock kept through underflows, so later cues never drift.
 
-The output clock counts frames handed to the device. When this process is late and the device runs
-dry (an underflow), or the sound server falls behind, the device plays silence that the count does
-not include, and every later cue would sound late by that much for the rest of the practice.
-PortAudio says when each block will be heard (outputBufferDacTime); `DeviceClock` compares that
-with the count and says how to bring them back together: time lost is skipped on the output clock
-(what was due in the gap loses that part), and a device running ahead gets a little silence.
-Right after an underflow this happens at once; otherwise only when the difference is steady and
-only in a quiet moment, so it is never heard.
+The output clock counts frames handed to the device. When this process (or the sound server) is
+late and the device runs dry (an underflow), the device plays silence that the count does not
+include, and every later cue would sound late by that much for the rest of the practice.
+PortAudio says when each block will be heard (outputBufferDacTime). `DeviceClock` watches that
+time jump ahead, against where it was just before, and the time lost is skipped on the output
+clock: what was due in the gap loses that part, and everything after stays on schedule.
+
+Only jumps are followed. Between underflows the output clock is the device's own sample clock;
+the time PortAudio reports drifts slowly against it (by ~100 ppm on the test machine), so
+following that time would itself move the cues.
 """
 
 from __future__ import annotations
 
 import collections
+import statistics
 
 from companion.audio.playback import Speaker
 
 JUMP = 0.02  # seconds: the device's time jumping ahead this much is time lost, even if not flagged
-SETTLE = 0.3  # seconds after an underflow while the device refills: time lost is skipped at once
-DRIFT = 0.003  # seconds: a steadier difference than this is corrected, in a quiet moment
-STEADY = 0.5  # seconds over which a difference must hold (so jitter in the device's time is ignored)
+SETTLE = 0.3  # seconds after an underflow while the device refills: time lost is still counted
+BEFORE = 0.2  # seconds of blocks before an underflow that say where the device's time was
 
 
 class DeviceClock:
-    """Pure: the output clock against the device's time, block by block. `update` returns
-    (skip, hold): frames to move the output clock on, or frames of silence to insert first."""
+    """Pure: the output clock against the device's time, block by block. `update` returns the
+    frames to move the output clock on (the time the device lost), usually 0."""
 
     def __init__(self, rate: int) -> None:
         self.rate = rate
-        self._origin: float | None = None  # device time of output-clock frame 0
-        self._last_late = 0.0
+        self._recent: collections.deque[float] = collections.deque()  # device time of frame 0, per block
+        self._anchor: float | None = None  # the same, just before the latest underflow
+        self._jitter = 0.0  # how much it wandered then: smaller differences are not time lost
         self._settle_until = -1
-        self._recent: collections.deque[float] = collections.deque()
-        self._recent_span = 0  # frames covered by self._recent
 
-    def update(self, frame: int, frames: int, dac: float, underflow: bool, free_ahead: int) -> tuple[int, int]:
+    def update(self, frame: int, frames: int, dac: float, underflow: bool) -> int:
         """`frame`: the output clock at this block; `frames`: its length; `dac`: when the device says
-        it will be heard; `free_ahead`: frames until the next sound (0 while one is playing)."""
+        the block will be heard (0 if it does not say); `underflow`: the device ran dry."""
         if dac <= 0:
-            return 0, 0  # this device does not tell its time
-        if self._origin is None:
-            self._origin = dac - frame / self.rate
-        late = dac - frame / self.rate - self._origin
-        jumped, self._last_late = late - self._last_late >= JUMP, late
-        if underflow or jumped:  # count from after the time lost, which is about to be skipped
-            self._settle_until = frame + self._frames(late) + int(SETTLE * self.rate)
-        if frame < self._settle_until:
-            self._recent.clear()
-            self._recent_span = 0
-            return self._skipping(late), 0
-        self._recent.append(late)
-        self._recent_span += frames
-        while self._recent_span - frames >= STEADY * self.rate:
-            self._recent.popleft()
-            self._recent_span -= frames
-        if self._recent_span < STEADY * self.rate:
-            return 0, 0
-        low, high = min(self._recent), max(self._recent)
-        if low >= DRIFT and free_ahead >= self._frames(low) + frames:
-            self._recent.clear()
-            self._recent_span = 0
-            return self._skipping(low), 0
-        if high <= -DRIFT and free_ahead > 0:
-            self._recent.clear()
-            self._recent_span = 0
-            return 0, self._frames(-high)
-        return 0, 0
+            return 0
+        offset = dac - frame / self.rate
+        if frame >= self._settle_until:
+            before = statistics.median(self._recent) if self._recent else offset
+            if not (underflow or offset - before >= JUMP):
+                self._recent.append(offset)
+                while len(self._recent) * frames > BEFORE * self.rate:
+                    self._recent.popleft()
+                return 0
+            spread = max(self._recent, default=offset) - min(self._recent, default=offset)
+            self._anchor, self._jitter = before, spread / 2
+            self._settle_until = frame + self._frames(offset - before) + int(SETTLE * self.rate)
+        assert self._anchor is not None
+        late = offset - self._anchor - self._jitter  # what is surely lost (converges over the blocks)
+        skip = self._frames(late) if late > 1 / self.rate else 0
+        if underflow:  # another while settling: wait for this one to settle too
+            self._settle_until = max(self._settle_until, frame + skip + int(SETTLE * self.rate))
+        if frame + skip >= self._settle_until:  # settled: from here on, where the device's time is now
+            self._recent = collections.deque([offset - skip / self.rate])
+        return skip
 
     def _frames(self, seconds: float) -> int:
         return max(0, int(round(seconds * self.rate)))
 
-    def _skipping(self, seconds: float) -> int:
-        """Frames to skip for `seconds` lost; the next block will be that much less late."""
-        skip = self._frames(seconds)
-        self._last_late -= skip / self.rate
-        return skip
-
 
 class PracticeSpeaker(Speaker):
-    """The speaker with its output clock kept on the device's time (`DeviceClock`)."""
+    """The speaker, with time lost in underflows skipped on its output clock (`DeviceClock`)."""
 
     def __init__(self, device: str | int | None = None, latency: str | float = 0.1) -> None:
         super().__init__(device, latency)
         self.underflows = 0
-        self.gaps: list[tuple[int, int]] = []  # (output-clock frame, frames skipped)
-        self.holds: list[tuple[int, int]] = []  # (output-clock frame, frames of silence inserted)
+        self.gaps: list[tuple[int, int]] = []  # (output-clock frame, frames skipped) for each underflow
         self.dac_time: tuple[int, float] = (0, 0.0)  # (frame, device time it is heard)
         self._device = DeviceClock(self.rate)
-        self._hold = 0
 
     def _callback(self, outdata, frames, time_info, status) -> None:
         dac = float(time_info.outputBufferDacTime)
         if status.output_underflow:
             self.underflows += 1
-        skip, hold = self._device.update(self._frames, frames, dac, bool(status.output_underflow), self._free_ahead())
+        skip = self._device.update(self._frames, frames, dac, bool(status.output_underflow))
         if skip:
             self._skip(skip)
-        if hold:
-            self._hold += hold
-            self.holds.append((self._frames, hold))
         self.dac_time = (self._frames, dac)
-        held = min(self._hold, frames)
-        self._hold -= held
-        outdata[:held] = 0
-        if held < frames:
-            super()._callback(outdata[held:], frames - held, time_info, status)
-
-    def _free_ahead(self) -> int:
-        """Frames from now until the next sound begins (0 while one is playing)."""
-        now, ahead = self._frames, 10 * self.rate
-        for clip in list(self._clips):
-            if clip.cancelled or clip.done.is_set():
-                continue
-            if clip.started_at_frame is not None:
-                return 0
-            start = now if clip.start_frame is None else clip.start_frame
-            ahead = min(ahead, max(0, start - now))
-        return ahead
+        super()._callback(outdata, frames, time_info, status)
 
     def _skip(self, lost: int) -> None:
         """Move the output clock on by `lost` frames, as if they had been played."""
