@@ -560,9 +560,10 @@ def stt_rows(run: Run | None, idle: bool, default_engine: str | None) -> list[Ro
                 res = f"median {med:.2f} s, worst {worst:.2f} s ({len(runs)} clip{'s' if len(runs) != 1 else ''}; endpointed {e.get('endpointed', '?')})"
                 short = "" if ok else (f"{'median' if med > G_EOS_S else 'worst'} {med if med > G_EOS_S else worst:.2f} s, "
                                        f"above {G_EOS_S} s"
-                                       + (f": streaming whisper closes an utterance only after "
-                                          f"{whisper_constant('UTTERANCE_GAP', '0.8')} s of silence and then decodes all of it, "
-                                          "so the figure is that wait plus one decode of the utterance"
+                                       + (f": streaming whisper decodes an utterance in full once "
+                                          f"{whisper_constant('EARLY_FINAL_GAP', '0.3')} s of silence follow it and closes it after "
+                                          f"{whisper_constant('UTTERANCE_GAP', '0.8')} s, so the figure is the longer of that wait "
+                                          "and the decode"
                                           + ("" if idle else ", slower while other processes share the two cores") + "."
                                           if is_whisper else "."))
                 eos_rows.append(Row("End of speech → final text", cond + "; fed at real-time pace", res, goal_eos, "yes" if ok else "no", short))

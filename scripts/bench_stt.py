@@ -9,7 +9,7 @@ For every installed engine it reports, on fixtures in the engine's own language:
 * RTF, the real-time factor: processing time / audio duration, with the audio
   (0.5 s silence + speech + 1.5 s silence) fed in 50 ms chunks as fast as possible;
 * EoS->final: wall-clock time from the end of speech to the last final transcript,
-  with the audio fed at real-time pace (on 2 utterances); "endpointed" says how many
+  with the audio fed at real-time pace (on 5 utterances); "endpointed" says how many
   of those finals came from the engine's own endpointing rather than from flush();
 * model load time (``engine.load_seconds``, measured in a fresh process);
 * peak memory: ``ru_maxrss`` of a separate process that benchmarks only that engine.
@@ -52,7 +52,7 @@ LIBRIVOX = Path("/usr/share/pocketsphinx/test/data/librivox")
 LEAD_IN = 0.5  # seconds of silence before the speech
 TAIL = 1.5  # seconds of silence after it
 CHUNK = 0.05  # seconds per AudioChunk
-REALTIME_UTTERANCES = 2
+REALTIME_UTTERANCES = 5
 CHILD_TIMEOUT = 300
 
 ENGLISH_SENTENCES = [

@@ -80,6 +80,43 @@ def test_whisper_continuous_speech_has_no_repeated_words(whisper):
     assert starts == sorted(starts)
 
 
+def test_whisper_final_decoded_in_the_pause_and_redone_when_speech_resumes(whisper, tmp_path):
+    """The final decode starts after EARLY_FINAL_GAP of silence, so the text is ready as the
+    utterance closes; a pause shorter than UTTERANCE_GAP followed by more speech discards it."""
+    from companion.speech import whisper_engine as we
+
+    def trimmed(samples: np.ndarray) -> np.ndarray:  # espeak-ng's own silence at either end removed
+        voiced = np.flatnonzero(np.abs(samples) > 0.02)
+        return samples[voiced[0] : voiced[-1] + 1]
+
+    first = trimmed(load16k(espeak_wav("I walked to the river this morning.", tmp_path / "a.wav")))
+    second = trimmed(load16k(espeak_wav("The water was very calm.", tmp_path / "b.wav")))
+    decodes: list[float] = []  # seconds of audio in each final decode (the real engine's, counted)
+    real = whisper.decode_words
+
+    def counted(samples: np.ndarray) -> list[tuple[float, object]]:
+        decodes.clear()
+        whisper.decode_words = lambda audio, context=None: decodes.append(len(audio) / SAMPLE_RATE) or real(audio, context)
+        try:
+            return stream(whisper, padded(samples))
+        finally:
+            del whisper.decode_words
+
+    pause = np.zeros(int((we.EARLY_FINAL_GAP + we.UTTERANCE_GAP) / 2 * SAMPLE_RATE), np.float32)
+    events = counted(np.concatenate([first, pause, second]))
+    assert len(decodes) == 2 and decodes[0] < decodes[1]  # decoded early in the pause, then again in full
+    finals = [(t, e) for t, e in events if isinstance(e, Transcript)]
+    assert len(finals) == 1, [e.text for _, e in finals]  # one utterance: the early decode after "morning" was dropped
+    assert word_error_rate("I walked to the river this morning. The water was very calm.", finals[0][1].text) <= 0.1
+    assert finals[0][1].words[-1].word.strip(".").lower() == "calm"
+
+    events = counted(first)
+    (emitted, final), = [(t, e) for t, e in events if isinstance(e, Transcript)]
+    assert len(decodes) == 1  # decoded once, early, and that decode was the final
+    assert emitted >= final.words[-1].end + we.UTTERANCE_GAP - 0.1  # still closed only after the full gap
+    assert word_error_rate("I walked to the river this morning.", final.text) <= 0.1
+
+
 def test_whisper_whole_file(whisper):
     wav, text = librivox_utterances()[0]
     finals = whisper.transcribe(load16k(wav))

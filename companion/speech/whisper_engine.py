@@ -18,6 +18,7 @@ from companion.vad import EnergyVad
 
 PRE_ROLL = 0.3  # seconds kept before the detected start of speech
 UTTERANCE_GAP = 0.8  # silence that closes an utterance
+EARLY_FINAL_GAP = 0.3  # after this much silence the final decode starts; kept if the silence reaches UTTERANCE_GAP
 MAX_UTTERANCE = 25.0  # Whisper sees 30 s windows
 PARTIAL_EVERY = 1.0  # seconds of new speech between partial decodes
 COMMAND_GAP = 0.2  # with a grammar: short commands are closed quickly...
@@ -44,6 +45,7 @@ class WhisperRecognizer(Recognizer):
         self._gap = COMMAND_GAP if grammar else UTTERANCE_GAP
         self._too_long = False
         self._early_tried: float | None = None  # the voice end an early decode was tried for
+        self._early_final: tuple[float | None, list[Word]] | None = None  # (voice end, words) decoded ahead
         if grammar:
             engine.decode_command(np.zeros(SAMPLE_RATE, np.float32), list(self._phrases.values()))  # warm up
 
@@ -76,6 +78,9 @@ class WhisperRecognizer(Recognizer):
                 words = self._command_words()
                 if words:
                     events += self._finish_utterance(words)
+            elif self._grammar is None and self._early_final_due():
+                self._since_partial = 0.0
+                self._early_final = (self._vad.last_voice_time, self._final_words(np.concatenate(self._utterance)))
             elif self._since_partial >= PARTIAL_EVERY and self._grammar is None:
                 self._since_partial = 0.0
                 text = self._engine.decode_text(np.concatenate(self._utterance))
@@ -90,6 +95,16 @@ class WhisperRecognizer(Recognizer):
         """A command may already be complete: a short quiet after the voice, not yet tried."""
         return (not self._too_long and bool(self._utterance) and self._vad.silence_for() >= COMMAND_EARLY_GAP
                 and self._early_tried != self._vad.last_voice_time)
+
+    def _early_final_due(self) -> bool:
+        """A pause long enough that the utterance may be over: decode it now, while the rest of the
+        silence is heard, so the final text is ready when the utterance closes (unless voice resumes)."""
+        return (bool(self._utterance) and self._vad.silence_for() >= EARLY_FINAL_GAP
+                and (self._early_final is None or self._early_final[0] != self._vad.last_voice_time))
+
+    def _final_words(self, audio: np.ndarray) -> list[Word]:
+        """The final decode, with word timings relative to the start of `audio`."""
+        return self._engine.decode_words(audio, self._context)
 
     def _command_words(self) -> list[Word]:
         """The utterance so far as one of the phrases (with stream timings), or nothing."""
@@ -106,6 +121,11 @@ class WhisperRecognizer(Recognizer):
         words = decided if decided is not None else (
             self._command_words() if self._grammar and self._utterance and not too_long and not already_tried else None)
         audio = np.concatenate(self._utterance) if self._utterance else np.zeros(0, np.float32)
+        early, self._early_final = self._early_final, None
+        if early is not None and early[0] == self._vad.last_voice_time:
+            decoded = early[1]  # nothing was said since it was decoded: only silence would be added
+        else:
+            decoded = None
         offset = self._utterance_start
         self._previous_end = self._position
         self._utterance = []
@@ -116,7 +136,9 @@ class WhisperRecognizer(Recognizer):
         if self._grammar:
             words = words or []
         else:
-            words = [Word(w.word, w.start + offset, w.end + offset, w.conf) for w in self._engine.decode_words(audio, self._context)]
+            if decoded is None:
+                decoded = self._final_words(audio)
+            words = [Word(w.word, w.start + offset, w.end + offset, w.conf) for w in decoded]
         if not words:
             return []
         return [Transcript(join_words(words), words, words[0].start, words[-1].end)]
