@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import urllib.parse
 from datetime import datetime
 from pathlib import Path
 
@@ -15,6 +16,21 @@ KEEP_AUTOMATIC = 7
 
 def backups_dir() -> Path:
     return paths.data_dir() / "backups"
+
+
+def read_only_uri(path: Path) -> str:
+    """A URI opening the SQLite database at `path` for reading only.
+
+    In a folder that cannot be written (a read-only filesystem) SQLite cannot create the `-shm` file
+    a WAL database needs; when no `-wal` file was left behind, the main file holds everything and
+    nothing can change it, so it is opened `immutable`. Otherwise `mode=ro` (which reads a `-wal`
+    file left by a crash, and sees other processes' writes in a writable folder)."""
+    quoted = urllib.parse.quote(str(path))
+    wal = path.with_name(path.name + "-wal")
+    left_wal = wal.exists() and wal.stat().st_size > 0
+    if not os.access(path.parent, os.W_OK) and not left_wal:
+        return f"file:{quoted}?immutable=1"
+    return f"file:{quoted}?mode=ro"
 
 
 def backup_database(source: Path, destination: Path) -> Path:
@@ -35,7 +51,7 @@ def backup_database(source: Path, destination: Path) -> Path:
         return crypto.connect(path, keys, **options) if keys else sqlite3.connect(path, **options)
 
     try:
-        with connect(f"file:{source}?mode=ro", uri=True, timeout=10) as src, connect(partial) as dst:
+        with connect(read_only_uri(source), uri=True, timeout=10) as src, connect(partial) as dst:
             src.backup(dst)
             ok = dst.execute("PRAGMA integrity_check").fetchone()[0]
         src.close()

@@ -92,7 +92,7 @@ def list_(kind: str | None, limit: int | None) -> None:
     from companion.present import entry_line
     from companion.storage import Store
 
-    with Store.open() as store:
+    with Store.open(reading=True) as store:
         entries = store.list_entries(kind=kind)
     if limit:
         entries = entries[-limit:]
@@ -109,7 +109,7 @@ def show(entry_id: int) -> None:
     from companion.present import entry_detail
     from companion.storage import Store
 
-    with Store.open() as store:
+    with Store.open(reading=True) as store:
         click.echo(entry_detail(store.get_entry(entry_id), store))
 
 
@@ -129,7 +129,7 @@ def export(fmt: str, entry_id: int | None, since: str | None, output: Path | Non
     if fmt in ("srt", "vtt") and entry_id is None:
         raise CompanionError(f"{fmt} captions are for one answer", f"add --id, e.g. `companion export --format {fmt} --id 12`")
     since_iso = parse_moment(since, what="--since").isoformat(timespec="seconds") if since else None
-    with Store.open() as store:
+    with Store.open(reading=True) as store:
         if fmt == "json":
             text = json.dumps(exporting.export_json(store), indent=2, ensure_ascii=False) + "\n"
         elif fmt == "markdown":

@@ -184,7 +184,7 @@ def review(print_only: bool, since: str | None, pause: float, **options) -> None
 
     since_iso = parse_moment(since, what="--since").isoformat(timespec="seconds") if since else None
     ui = Terminal()
-    with Store.open() as store:
+    with Store.open(reading=print_only) as store:
         digest, entries = gather(store, since_iso)
         items = review_items(digest, entries)
         if print_only:
@@ -209,7 +209,7 @@ def play(entry_id: int, from_word: str | None, at: float | None, **options) -> N
     if from_word is not None and at is not None:
         raise CompanionError("choose either --from-word or --at", "one starting point at a time")
     settings = _settings(options)
-    with Store.open() as store:
+    with Store.open(reading=True) as store:
         entry = store.get_entry(entry_id)
         replay = Replay(store, None)
         replay.load(entry)  # check the recording before opening the speaker
@@ -237,7 +237,7 @@ def search(query: tuple[str, ...], kind: str | None, since: str | None, until: s
     if until:
         moment = parse_moment(until, what="--until")
         until_value = until.strip() if len(until.strip()) == 10 else moment.isoformat(timespec="seconds")
-    with Store.open() as store:
+    with Store.open(reading=True) as store:
         results = store.search(" ".join(query), kind=kind, since=since_iso, until=until_value, limit=limit)
     if not results:
         click.echo("Nothing found for that. Other words, or fewer, may find it.")

@@ -42,6 +42,10 @@ def user_models_dir() -> Path:
     return data_dir() / "models"
 
 
+class ReadOnlyFolder(StorageError):
+    """The data folder is on a read-only filesystem: it can be read, not written."""
+
+
 def ensure_private_dir(path: Path) -> Path:
     """Create `path` (and parents) readable by its owner only (0700)."""
     try:
@@ -52,7 +56,7 @@ def ensure_private_dir(path: Path) -> Path:
         probe.unlink()
     except OSError as e:
         if e.errno == errno.EROFS:
-            raise StorageError(
+            raise ReadOnlyFolder(
                 f"cannot write to the data directory {path}: it is on a read-only filesystem",
                 "remount it read-write, or copy the folder somewhere writable and set COMPANION_HOME to the copy; "
                 "nothing in it was changed",

@@ -13,10 +13,10 @@ from typing import Any
 from sqlite_utils import Database
 
 from companion import crypto, paths
-from companion.backup import daily_backup_quietly, restore_hint
+from companion.backup import daily_backup_quietly, read_only_uri, restore_hint
 from companion.errors import StorageError
 from companion.events import Word
-from companion.migrations import migrate
+from companion.migrations import MIGRATIONS, applied, migrate
 
 KINDS = ("reflection", "ripple", "checkin")
 SQLITE_MAGIC = b"SQLite format 3\x00"
@@ -102,15 +102,24 @@ def _word_dict(word: Word | dict) -> dict:
 class Store:
     """The database: open it with `Store.open()`, close it with `close()` or a `with` block."""
 
-    def __init__(self, db: Database, path: Path) -> None:
+    def __init__(self, db: Database, path: Path, read_only: bool = False) -> None:
         self.db = db
         self.path = path
+        self.read_only = read_only
 
     @classmethod
-    def open(cls, path: Path | None = None) -> Store:
-        """Open (creating and migrating as needed) the database at `path` or the default one."""
+    def open(cls, path: Path | None = None, *, reading: bool = False) -> Store:
+        """Open (creating and migrating as needed) the database at `path` or the default one.
+
+        `reading`: the caller only reads, so a data folder on a read-only filesystem is opened as it
+        is (no backup, no migration, no write) instead of refused."""
         path = Path(path) if path is not None else paths.database_path()
-        paths.ensure_private_dir(path.parent)
+        try:
+            paths.ensure_private_dir(path.parent)
+        except paths.ReadOnlyFolder:
+            if reading and path.is_file():
+                return cls._open_read_only(path)
+            raise
         keys = crypto.unlock(path.parent)  # None unless encryption is on; asks for the passphrase if needed
         if keys is not None:
             from companion.encrypt import finish_interrupted
@@ -137,6 +146,30 @@ class Store:
         store = cls(db, path)
         store._make_files_private()
         return store
+
+    @classmethod
+    def _open_read_only(cls, path: Path) -> Store:
+        """The database in a folder on a read-only filesystem, for reading: nothing is written."""
+        keys = crypto.unlock(path.parent)
+        _check_sqlite_file(path, encrypted=keys is not None)
+        uri = read_only_uri(path)
+        try:
+            conn = crypto.connect(uri, keys, uri=True) if keys else sqlite3.connect(uri, uri=True)
+            db = Database(conn, execute_plugins=False)
+            missing = {number for number, _, _ in MIGRATIONS} - applied(db)
+        except sqlite3.DatabaseError as e:
+            if "not a database" in str(e):
+                raise _not_a_database(path, encrypted=keys is not None) from None
+            if "malformed" in str(e):
+                raise damaged_database(path, str(e)) from None
+            raise StorageError(f"cannot read the database {path} on a read-only filesystem: {e}",
+                               "remount it read-write (it may not have been closed cleanly); nothing in it was changed") from None
+        if missing:
+            db.close()
+            raise StorageError(f"the database {path} was written by an older Companion and needs updating, "
+                               "which cannot be done on a read-only filesystem",
+                               "remount it read-write once; nothing in it was changed")
+        return cls(db, path, read_only=True)
 
     @staticmethod
     def _prepare(db: Database) -> None:

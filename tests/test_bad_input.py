@@ -8,6 +8,7 @@ docs/bad-input.md lists each case with what the person sees; the cases already c
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 import subprocess
@@ -495,18 +496,37 @@ def _read_only_runner():
 
 
 def test_a_data_folder_on_a_read_only_filesystem(companion_home, tmp_path):
+    """Reading works as it is (list, show, search, export, review --print, backup elsewhere); every
+    command that would write refuses with one clear line; nothing in the folder changes."""
     run = _read_only_runner()
-    wav, _ = utterance("0880")
+    wav, text = utterance("0880")
     assert companion("ripple", "--text", "kept before").returncode == 0
     assert companion("import", str(wav)).returncode == 0
     before = {p.relative_to(companion_home): digest(p) for p in companion_home.rglob("*") if p.is_file()}
+    assert not (companion_home / "companion.db-wal").exists()  # closed cleanly: all in the main file
+
+    listed = run(companion_home, "list")
+    assert listed.returncode == 0 and "kept before" in text_of(listed)[0], text_of(listed)
+    shown = run(companion_home, "show", "2")
+    stored = next(e["text"] for e in entries() if e["id"] == 2)
+    assert shown.returncode == 0 and stored in text_of(shown)[0] and word_error_rate(text, stored) < 0.3, text_of(shown)
+    found = run(companion_home, "search", "kept")
+    assert found.returncode == 0 and "kept" in text_of(found)[0]
+    exported = run(companion_home, "export", "--format", "json")
+    assert exported.returncode == 0
+    assert "kept before" in [e["text"] for e in json.loads(exported.stdout)["entries"]]
+    reviewed = run(companion_home, "review", "--print")
+    assert reviewed.returncode == 0 and stored in text_of(reviewed)[0], text_of(reviewed)
+    copied = run(companion_home, "backup", str(tmp_path / "copy.db"))
+    assert copied.returncode == 0, text_of(copied)
+    with Store.open(tmp_path / "copy.db") as store:
+        assert len(store.list_entries()) == 2
+
     expected = "it is on a read-only filesystem"
-    for args in [("list",), ("show", "1"), ("search", "kept"), ("export", "--format", "json"), ("review", "--print"),
-                 ("ripple", "--text", "more"), ("checkin", "--text", "calm"), ("edit", "1", "--text", "changed"),
-                 ("delete", "1", "--yes"), ("session",), ("import", str(wav))]:
+    for args in [("ripple", "--text", "more"), ("checkin", "--text", "calm"), ("edit", "1", "--text", "changed"),
+                 ("delete", "1", "--yes"), ("session",), ("import", str(wav)), ("backup",)]:
         assert_clear_error(run(companion_home, *args), 5, f"cannot write to the data directory {companion_home}",
                            expected, "remount it read-write", "nothing in it was changed")
-    assert_clear_error(run(companion_home, "backup", str(tmp_path / "copy.db")), 5, "cannot back up")
     doctor = run(companion_home, "doctor")
     stdout, stderr = text_of(doctor)
     assert doctor.returncode == 1 and "Traceback" not in stderr
@@ -515,3 +535,26 @@ def test_a_data_folder_on_a_read_only_filesystem(companion_home, tmp_path):
     assert after == before
     kept = entries()
     assert len(kept) == 2 and "kept before" in [e["text"] for e in kept]
+
+
+def test_a_read_only_data_folder_left_with_a_wal_file_is_read_whole(companion_home, tmp_path):
+    """A process that died mid-write leaves a -wal file: reading on a read-only filesystem still sees it."""
+    run = _read_only_runner()
+    assert companion("ripple", "--text", "kept before").returncode == 0
+    dying = ("import os, sqlite3, sys; db = sqlite3.connect(sys.argv[1]); db.execute('PRAGMA wal_autocheckpoint=0'); "
+             "db.execute(\"UPDATE entries SET text = 'only in the wal'\"); db.commit(); os._exit(0)")
+    subprocess.run([sys.executable, "-c", dying, str(companion_home / "companion.db")], check=True)
+    assert (companion_home / "companion.db-wal").stat().st_size > 0
+    listed = run(companion_home, "list")
+    assert listed.returncode == 0 and "only in the wal" in text_of(listed)[0], text_of(listed)
+
+
+def test_an_encrypted_data_folder_on_a_read_only_filesystem_is_read_with_its_passphrase(companion_home):
+    run = _read_only_runner()
+    env = dict(os.environ, COMPANION_PASSPHRASE="a long enough passphrase")
+    assert companion("ripple", "--text", "sealed words", env=env).returncode == 0
+    assert companion("encrypt", env=env).returncode == 0
+    listed = run(companion_home, "list", env=env)
+    assert listed.returncode == 0 and "sealed words" in text_of(listed)[0], text_of(listed)
+    assert_clear_error(run(companion_home, "list", env=dict(env, COMPANION_PASSPHRASE="not the one")), 7,
+                       "that passphrase does not unlock")
