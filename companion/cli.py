@@ -161,11 +161,17 @@ def backup(destination: Path | None) -> None:
 
 
 @cli.command()
-def encrypt() -> None:
+@click.option("--change-passphrase", is_flag=True,
+              help="Re-encrypt everything under a new passphrase (the current one is asked first; "
+                   "the new one twice, or COMPANION_NEW_PASSPHRASE).")
+def encrypt(change_passphrase: bool) -> None:
     """Encrypt the database, recordings and backups with a passphrase (asked twice, or COMPANION_PASSPHRASE)."""
     from companion.encrypt import encrypt_folder
     from companion.paths import data_dir
 
+    if change_passphrase:
+        _change_passphrase(data_dir())
+        return
     done = encrypt_folder(data_dir())
     kept = ["the database" if done.database else "", f"{done.recordings} recording(s)" if done.recordings else "",
             f"{done.backups} backup(s)" if done.backups else ""]
@@ -174,6 +180,19 @@ def encrypt() -> None:
     if done.turned_on:
         click.echo("From now on Companion asks for your passphrase (or reads COMPANION_PASSPHRASE).\n"
                    "Keep it safe: without it nothing can be read, and it cannot be recovered or reset.")
+
+
+def _change_passphrase(folder: Path) -> None:
+    from companion.encrypt import change_passphrase
+
+    done = change_passphrase(folder)
+    kept = ["the database" if done.database else "", f"{done.recordings} recording(s)" if done.recordings else "",
+            f"{done.backups} backup(s)" if done.backups else ""]
+    click.echo(f"The new passphrase now opens {', '.join(k for k in kept if k) or 'everything'} in {done.folder}; "
+               "the old one no longer does.")
+    for path in done.skipped:
+        click.echo(f"Left as it was (the old passphrase did not open it): {path}")
+    click.echo("Copies made before now (exports, backups kept elsewhere) still open with the old passphrase.")
 
 
 @cli.group(invoke_without_command=True)

@@ -35,6 +35,7 @@ from companion import paths
 from companion.errors import PassphraseError, StorageError
 
 ENV_PASSPHRASE = "COMPANION_PASSPHRASE"
+ENV_NEW_PASSPHRASE = "COMPANION_NEW_PASSPHRASE"  # the new one, for `companion encrypt --change-passphrase`
 SETTINGS_FILE = "encryption.json"
 SETTINGS_FORMAT = "companion-encryption"
 MIN_PASSPHRASE = 8
@@ -154,7 +155,7 @@ def write_settings(folder: Path, keys: Keys) -> Path:
         "audio": "ChaCha20-Poly1305 stream, key from scrypt",
         "scrypt": {"salt": base64.b64encode(keys.kdf.salt).decode("ascii"), "log2n": keys.kdf.log2n,
                    "r": keys.kdf.r, "p": keys.kdf.p},
-        "check": base64.b64encode(_derive(keys.passphrase, keys.kdf)[1]).decode("ascii"),
+        "check": base64.b64encode(passphrase_check(keys)).decode("ascii"),
     }  # fmt: skip
     write_atomically(path, (json.dumps(data, indent=2) + "\n").encode("utf-8"))
     return path
@@ -217,6 +218,35 @@ def ask_passphrase(prompt: str = "Passphrase", confirm: bool = False) -> str:
 
     value = click.prompt(prompt, hide_input=True, confirmation_prompt=confirm, err=True)
     return normalized(value)
+
+
+def ask_new_passphrase() -> str:
+    """The new passphrase when changing it: `COMPANION_NEW_PASSPHRASE`, or asked twice (hidden)."""
+    value = os.environ.get(ENV_NEW_PASSPHRASE)
+    if value:
+        return normalized(value)
+    if not _can_prompt():
+        raise PassphraseError("no new passphrase was given",
+                              f"run it in a terminal to be asked, or set {ENV_NEW_PASSPHRASE}")
+    import click
+
+    return normalized(click.prompt("New passphrase", hide_input=True, confirmation_prompt=True, err=True))
+
+
+def passphrase_check(keys: Keys) -> bytes:
+    """What the folder's settings keep to tell the right passphrase from a wrong one."""
+    assert keys.kdf is not None
+    return _derive(keys.passphrase, keys.kdf)[1]
+
+
+def settings_check(folder: Path) -> str:
+    """The folder's passphrase check as stored (changes with every new passphrase or salt)."""
+    return base64.b64encode(_read_settings(folder)[1]).decode("ascii")
+
+
+def forget_passphrase(folder: Path) -> None:
+    """Drop the passphrase this process was given for `folder` (after it was changed)."""
+    _prompted.pop(folder.resolve(), None)
 
 
 def check_new_passphrase(passphrase: str) -> str:

@@ -11,10 +11,16 @@
 Interrupted before 3, the folder is as it was (the next run removes the copies and begins again).
 Interrupted after 3, the next start of Companion (or the next run) finishes step 4.
 Run again on an encrypted folder (same passphrase), it encrypts whatever is still plain in it.
+
+`change_passphrase` goes the same way: copies under the new passphrase beside every file, the list
+(which names the new settings), then the new `encryption.json` (from here on only the new passphrase
+opens the folder), then the copies put in place. Interrupted before the new settings are written,
+the old passphrase still opens everything and the copies are removed on the next start.
 """
 
 from __future__ import annotations
 
+import base64
 import fcntl
 import json
 import os
@@ -23,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from companion import crypto, paths
-from companion.errors import StorageError
+from companion.errors import PassphraseError, StorageError
 
 JOURNAL = "encrypting.json"
 PARTIAL = ".encrypting"
@@ -88,7 +94,8 @@ def encrypt_folder(folder: Path, passphrase: str | None = None, log2n: int = cry
 
 
 def finish_interrupted(folder: Path) -> None:
-    """Put in place the checked copies of an encryption that reached step 3 (cheap when there are none)."""
+    """Put in place the checked copies of an encryption (or a passphrase change) that reached step 3;
+    drop those of a passphrase change that did not. Cheap when there are none."""
     journal = folder / JOURNAL
     if not journal.is_file() or not crypto.is_enabled(folder):
         return  # nothing to do, or an unfinished first run: the next `companion encrypt` discards it
@@ -97,9 +104,14 @@ def finish_interrupted(folder: Path) -> None:
         if os.fstat(f.fileno()).st_nlink == 0:
             return  # another process finished it meanwhile
         try:
-            names = json.loads(f.read().decode("utf-8"))["files"]
-        except (ValueError, KeyError, TypeError):
+            listed = json.loads(f.read().decode("utf-8"))
+            names, check = listed["files"], listed.get("check")
+        except (ValueError, KeyError, TypeError, AttributeError):
             raise StorageError(f"{journal} is damaged", "the encrypted copies beside your files are kept; ask for help") from None
+        if check is not None and check != crypto.settings_check(folder):
+            journal.unlink()  # a passphrase change stopped before its new settings: the old files stand
+            _discard_unfinished(folder)
+            return
         originals = [folder / name for name in names]
         database = folder / "companion.db"
         for original in sorted(originals, key=lambda p: p == database):  # the database last
@@ -108,6 +120,69 @@ def finish_interrupted(folder: Path) -> None:
             crypto.sync_folder(folder_of)
         journal.unlink()
         crypto.sync_folder(folder)
+
+
+@dataclass
+class Rekeyed:
+    """What a passphrase change re-encrypted."""
+
+    folder: Path
+    database: bool
+    backups: int
+    recordings: int
+    skipped: list[Path]  # files the current passphrase does not open (left as they were)
+
+
+def change_passphrase(folder: Path, new_passphrase: str | None = None, log2n: int = crypto.SCRYPT_LOG2N) -> Rekeyed:
+    """Re-encrypt the database, backups and recordings in `folder` under a new passphrase (see the module)."""
+    if not crypto.is_enabled(folder):
+        raise StorageError(f"the data in {folder} is not encrypted, so it has no passphrase to change",
+                           "run `companion encrypt` to turn encryption on")
+    paths.ensure_private_dir(folder)
+    old = crypto.unlock(folder)  # the current passphrase first: a wrong one changes nothing
+    assert old is not None
+    finish_interrupted(folder)
+    _discard_unfinished(folder)
+    new = crypto.new_keys(new_passphrase if new_passphrase is not None else crypto.ask_new_passphrase(), log2n)
+    database = folder / "companion.db"
+    lock = _lock_encrypted_database(database, old)
+    skipped: list[Path] = []
+    try:
+        originals: list[Path] = []
+        if lock is not None:
+            _encrypt_database(lock, database, new)
+            originals.append(database)
+        backups = []
+        for backup in sorted((folder / "backups").glob("*.db")):
+            conn = crypto.connect(backup, old)
+            conn.isolation_level = None
+            try:
+                conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+                _encrypt_database(conn, backup, new)
+                backups.append(backup)
+            except sqlite3.DatabaseError:
+                skipped.append(backup)  # not this passphrase's (or damaged): left as it is
+            finally:
+                conn.close()
+        originals += backups
+        recordings = []
+        for recording in _sealed_recordings(folder):
+            try:
+                _reseal_copy(recording, old, new)
+                recordings.append(recording)
+            except (StorageError, PassphraseError):
+                skipped.append(recording)  # not this passphrase's (or damaged): left as it is
+        originals += recordings
+        check = base64.b64encode(crypto.passphrase_check(new)).decode("ascii")
+        crypto.write_atomically(folder / JOURNAL, json.dumps(
+            {"files": [p.relative_to(folder).as_posix() for p in originals], "check": check}, indent=1).encode("utf-8"))
+        crypto.write_settings(folder, new)  # from here on the new passphrase opens the folder
+        crypto.forget_passphrase(folder)
+        finish_interrupted(folder)
+    finally:
+        if lock is not None:
+            lock.close()
+    return Rekeyed(folder, lock is not None, len(backups), len(recordings), skipped)
 
 
 def _put_in_place(original: Path) -> None:
@@ -199,6 +274,31 @@ def _lock_plain_database(database: Path):
     return conn
 
 
+def _lock_encrypted_database(database: Path, keys: crypto.Keys):
+    """A connection holding the encrypted database locked (None if there is none)."""
+    if not database.is_file() or database.stat().st_size == 0:
+        return None
+    conn = crypto.connect(database, keys, timeout=2.0)
+    conn.isolation_level = None
+    try:
+        mode = conn.execute("PRAGMA journal_mode=DELETE").fetchone()[0]  # refused while others have it open
+        if mode.lower() != "delete":
+            raise sqlite3.OperationalError("database is locked")
+        conn.execute("PRAGMA locking_mode=EXCLUSIVE")
+        conn.execute("BEGIN EXCLUSIVE")
+        conn.execute("COMMIT")
+    except sqlite3.OperationalError as e:
+        conn.close()
+        if "locked" in str(e) or "busy" in str(e):
+            raise StorageError("Companion is in use in another window (a reflection, review or practice)",
+                               "finish it, then run this again; nothing was changed") from None
+        raise StorageError(f"cannot prepare {database} for a new passphrase: {e}", "nothing was changed") from None
+    except sqlite3.DatabaseError as e:
+        conn.close()
+        raise StorageError(f"cannot open {database} with the current passphrase: {e}", "nothing was changed") from None
+    return conn
+
+
 def _tables(conn, schema: str = "main") -> dict[str, int]:
     names = [r[0] for r in conn.execute(
         f"SELECT name FROM {schema}.sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' "
@@ -248,6 +348,30 @@ def _plain_recordings(folder: Path) -> list[Path]:
         if path.is_file() and not path.name.endswith(_SKIP_SUFFIXES) and not crypto.is_sealed(path):
             found.append(path)
     return found
+
+
+def _sealed_recordings(folder: Path) -> list[Path]:
+    root = folder / "audio"
+    if not root.is_dir():
+        return []
+    return [p for p in sorted(root.rglob("*"))
+            if p.is_file() and not p.name.endswith(_SKIP_SUFFIXES) and crypto.is_sealed(p)]
+
+
+def _reseal_copy(original: Path, old: crypto.Keys, new: crypto.Keys) -> None:
+    """Write `original` (sealed under `old`) sealed under `new` to NAME.encrypted, checked."""
+    partial = original.with_name(original.name + PARTIAL)
+    ready = original.with_name(original.name + READY)
+    header, data, _ = crypto.read_sealed(original, old)  # a crash-cut recording: its complete seconds
+    crypto.write_sealed(partial, new, header.kind, data, header.rate)
+    try:
+        back_header, back, _ = crypto.read_sealed(partial, new)
+        if back != data or back_header.kind != header.kind:
+            raise StorageError(f"the re-encrypted copy of {original} did not match it", "nothing was changed")
+        os.replace(partial, ready)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
 
 
 def _seal_copy(original: Path, keys: crypto.Keys) -> None:

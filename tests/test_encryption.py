@@ -437,3 +437,102 @@ def test_settings_file_holds_no_secret(encrypted_home):
     assert PASSPHRASE not in json.dumps(settings)
     assert set(settings["scrypt"]) == {"salt", "log2n", "r", "p"}
     assert (encrypted_home / "encryption.json").stat().st_mode & 0o777 == 0o600
+
+
+# Changing the passphrase
+
+NEW_PASSPHRASE = "a lantern on the north pier"
+
+
+def change(old: str | None, new: str | None) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if k not in (crypto.ENV_PASSPHRASE, crypto.ENV_NEW_PASSPHRASE)}
+    env.update({k: v for k, v in ((crypto.ENV_PASSPHRASE, old), (crypto.ENV_NEW_PASSPHRASE, new)) if v is not None})
+    return subprocess.run([sys.executable, "-m", "companion", "encrypt", "--change-passphrase"], env=env,
+                          capture_output=True, text=True, timeout=120)
+
+
+def assert_whole(made: dict, passphrase: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Everything `plain_folder` made opens with `passphrase`: entries, search, recordings, backups."""
+    monkeypatch.setenv(crypto.ENV_PASSPHRASE, passphrase)
+    with Store.open() as store:
+        entries = store.list_entries()
+        assert [e["id"] for e in entries] == made["ids"]
+        assert [r["id"] for r in store.search("breathe")] == [made["ids"][1]]
+        for entry, samples in zip(entries, made["samples"]):
+            back, _ = Replay(store, None, live=False).load(entry)
+            assert np.max(np.abs(back - samples)) < 1e-3
+        home = store.root
+    assert len(recovery.read_growing_wav(made["pending"])) == 20000
+    backups = sorted((home / "backups").glob("*.db"))
+    assert backups
+    for backup in backups:
+        conn = crypto.connect(backup, crypto.Keys(passphrase, None))
+        assert conn.execute("SELECT count(*) FROM entries").fetchone()[0] == 2
+        conn.close()
+    assert not [p for p in files_in(home) if p.name.endswith((".encrypted", ".encrypting", "encrypting.json"))]
+
+
+def test_change_passphrase_re_encrypts_everything(companion_home, monkeypatch):
+    made = plain_folder(companion_home)
+    assert companion("encrypt").returncode == 0
+    result = change(PASSPHRASE, NEW_PASSPHRASE)
+    assert result.returncode == 0, result.stderr
+    assert "the database, 3 recording(s), 1 backup(s)" in result.stdout and "old one no longer does" in result.stdout
+    assert_clear_error(companion("list"), 7, "does not unlock")  # the old passphrase
+    for path in files_in(companion_home):
+        if path.name != "encryption.json" and not path.name.endswith(".pending.json"):
+            assert_no_plaintext(path.read_bytes(), SECRET, "breathing slowly", "mother", pcm=made["pcm"])
+            if path.suffix == ".wav":  # every recording opens with the new passphrase only
+                with pytest.raises(PassphraseError):
+                    crypto.read_sealed(path, crypto.Keys(PASSPHRASE, None))
+    listed = companion("list", passphrase=NEW_PASSPHRASE)
+    assert listed.returncode == 0 and "breathing slowly" in listed.stdout
+    assert_whole(made, NEW_PASSPHRASE, monkeypatch)
+
+
+def test_change_passphrase_refuses_clearly_and_changes_nothing(companion_home):
+    with Store.open() as store:
+        store.add_entry("ripple", SECRET)
+    assert_clear_error(change(PASSPHRASE, NEW_PASSPHRASE), 5, "is not encrypted", "companion encrypt")
+    assert companion("encrypt").returncode == 0
+    before = {p: p.read_bytes() for p in files_in(companion_home)}
+    assert_clear_error(change("not the passphrase", NEW_PASSPHRASE), 7, "does not unlock")
+    assert_clear_error(change(PASSPHRASE, "short"), 7, "too short")
+    assert_clear_error(change(PASSPHRASE, None), 7, crypto.ENV_NEW_PASSPHRASE)
+    assert {p: p.read_bytes() for p in files_in(companion_home)} == before
+
+
+def test_change_passphrase_interrupted_before_the_new_settings_keeps_the_old(companion_home, monkeypatch):
+    made = plain_folder(companion_home)
+    encrypt.encrypt_folder(companion_home, PASSPHRASE, log2n=FAST)
+    monkeypatch.setenv(crypto.ENV_PASSPHRASE, PASSPHRASE)
+
+    def power_cut(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as m:
+        m.setattr(crypto, "write_settings", power_cut)
+        with pytest.raises(KeyboardInterrupt):
+            encrypt.change_passphrase(companion_home, NEW_PASSPHRASE, log2n=FAST)
+    assert (companion_home / encrypt.JOURNAL).exists()  # the copies were listed, then the power went
+    assert_whole(made, PASSPHRASE, monkeypatch)  # the next start drops the copies; the old passphrase opens all
+    assert not (companion_home / encrypt.JOURNAL).exists()
+
+
+def test_change_passphrase_interrupted_after_the_new_settings_is_finished_on_next_start(companion_home, monkeypatch):
+    made = plain_folder(companion_home)
+    encrypt.encrypt_folder(companion_home, PASSPHRASE, log2n=FAST)
+    monkeypatch.setenv(crypto.ENV_PASSPHRASE, PASSPHRASE)
+    real_finish, calls = encrypt.finish_interrupted, []
+
+    def only_the_first(folder: Path) -> None:  # the one before the change runs; the one after it never comes
+        calls.append(folder)
+        if len(calls) == 1:
+            real_finish(folder)
+
+    with monkeypatch.context() as m:
+        m.setattr(encrypt, "finish_interrupted", only_the_first)
+        encrypt.change_passphrase(companion_home, NEW_PASSPHRASE, log2n=FAST)  # stops right after the new settings
+    assert (companion_home / encrypt.JOURNAL).exists()
+    assert_clear_error(companion("list"), 7, "does not unlock")  # the old passphrase no longer opens the folder
+    assert_whole(made, NEW_PASSPHRASE, monkeypatch)  # the next start puts the copies in place
