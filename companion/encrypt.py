@@ -35,7 +35,8 @@ JOURNAL = "encrypting.json"
 PARTIAL = ".encrypting"
 READY = ".encrypted"
 SQLITE_MAGIC = b"SQLite format 3\x00"
-_SKIP_SUFFIXES = (PARTIAL, READY, ".rewrite", ".partial", ".pending.json", ".write-test")
+_SKIP_SUFFIXES = (PARTIAL, READY, ".rewrite", ".partial", ".write-test")
+_MARKER = ".pending.json"  # beside a recording cut off by a crash: sealed too (it holds the question)
 
 
 @dataclass
@@ -90,7 +91,7 @@ def encrypt_folder(folder: Path, passphrase: str | None = None, log2n: int = cry
     finally:
         if lock is not None:
             lock.close()
-    return Encrypted(folder, lock is not None, len(backups), len(recordings), turned_on)
+    return Encrypted(folder, lock is not None, len(backups), _count_recordings(recordings), turned_on)
 
 
 def finish_interrupted(folder: Path) -> None:
@@ -182,7 +183,7 @@ def change_passphrase(folder: Path, new_passphrase: str | None = None, log2n: in
     finally:
         if lock is not None:
             lock.close()
-    return Rekeyed(folder, lock is not None, len(backups), len(recordings), skipped)
+    return Rekeyed(folder, lock is not None, len(backups), _count_recordings(recordings), skipped)
 
 
 def _put_in_place(original: Path) -> None:
@@ -337,6 +338,10 @@ def _encrypt_database(conn, database: Path, keys: crypto.Keys) -> None:
     except BaseException:
         partial.unlink(missing_ok=True)
         raise
+
+
+def _count_recordings(files: list[Path]) -> int:
+    return sum(not p.name.endswith(_MARKER) for p in files)
 
 
 def _plain_recordings(folder: Path) -> list[Path]:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from companion import crypto
 from companion.events import SAMPLE_RATE
 from companion.paths import data_dir, make_private
 from companion.speech.base import SpeechEngine, join_words
@@ -36,15 +37,34 @@ def marker_for(audio: Path) -> Path:
 
 
 def mark_pending(audio: Path, pending: Pending) -> Path:
-    """Write the marker before the first sample is recorded (synced, private)."""
+    """Write the marker before the first sample is recorded (synced, private; sealed like the
+    recordings when the data folder is encrypted, since it holds the question)."""
+    from companion.audio.files import sealing_keys
+
     marker = marker_for(audio)
-    fd = os.open(marker, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as f:
-        json.dump(asdict(pending), f)
-        f.flush()
-        os.fsync(f.fileno())
+    data = json.dumps(asdict(pending)).encode("utf-8")
+    keys = sealing_keys(marker)
+    if keys is not None:
+        crypto.write_sealed(marker, keys, crypto.KIND_FILE, data)
+        fd = os.open(marker, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    else:
+        fd = os.open(marker, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
     make_private(marker)
     return marker
+
+
+def read_pending(marker: Path) -> Pending:
+    """The marker's contents, sealed or plain."""
+    data = crypto.read_sealed(marker, crypto.unlock(data_dir()))[1] if crypto.is_sealed(marker) else marker.read_bytes()
+    return Pending(**json.loads(data.decode("utf-8")))
 
 
 def clear_pending(audio: Path) -> None:
@@ -78,7 +98,7 @@ def recover(store: Store, engine: SpeechEngine) -> list[int]:
     recovered = []
     for marker in pending_answers():
         audio = marker.with_name(marker.name[: -len(MARKER_SUFFIX)])
-        pending = Pending(**json.loads(marker.read_text(encoding="utf-8")))
+        pending = read_pending(marker)
         samples = read_growing_wav(audio) if audio.is_file() else np.zeros(0, np.float32)
         if len(samples) < SAMPLE_RATE // 4:
             audio.unlink(missing_ok=True)

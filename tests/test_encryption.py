@@ -199,6 +199,25 @@ def test_trimming_a_recording_rewrites_it_under_a_fresh_key(encrypted_home):
     assert not list(path.parent.glob("*.rewrite"))
 
 
+def test_the_marker_of_an_answer_being_recorded_is_sealed_and_recovered(encrypted_home):
+    """The marker beside an answer being recorded holds its question: sealed like the recording, and
+    the next start reads it and stores the answer under that question."""
+    from companion.speech import models
+
+    audio = encrypted_home / "audio" / "2026-11" / "reflection-1-1.wav"
+    audio.parent.mkdir(parents=True, mode=0o700)
+    prompt = "What do I want to notice in the coming days?"
+    marker = recovery.mark_pending(audio, recovery.Pending("reflection", prompt, "2026-11-25T10:00:00+00:00"))
+    assert crypto.is_sealed(marker) and marker.stat().st_mode & 0o777 == 0o600
+    assert_no_plaintext(marker.read_bytes(), prompt)
+    with GrowingWav(audio) as wav:
+        wav.write(signal_samples(1.0))
+    with Store.open() as store:
+        (entry_id,) = recovery.recover(store, models.load(models.embedded_model()))
+        assert store.get_entry(entry_id)["prompt"] == prompt
+    assert not marker.exists()
+
+
 def test_recordings_outside_the_data_folder_are_not_encrypted(encrypted_home, tmp_path):
     with GrowingWav(tmp_path / "mine.wav") as wav:
         wav.write(signal_samples(0.5))
@@ -342,9 +361,9 @@ def test_companion_encrypt_converts_an_existing_folder(companion_home, monkeypat
     assert not [n for n in names if n.endswith((".encrypted", ".encrypting", ".partial", "-wal", "-journal"))]
     assert "encrypting.json" not in names and "encryption.json" in names
     for path in files_in(companion_home):
-        if path.name in ("encryption.json",) or path.name.endswith(".pending.json"):
+        if path.name in ("encryption.json",):
             continue
-        assert_no_plaintext(path.read_bytes(), SECRET, "breathing slowly", "mother", pcm=made["pcm"])
+        assert_no_plaintext(path.read_bytes(), SECRET, "breathing slowly", "mother", "What felt important", pcm=made["pcm"])
     assert_clear_error(companion("list", passphrase="wrong passphrase"), 7)
     monkeypatch.setenv(crypto.ENV_PASSPHRASE, PASSPHRASE)
     with Store.open() as store:
@@ -355,6 +374,7 @@ def test_companion_encrypt_converts_an_existing_folder(companion_home, monkeypat
             back, rate = Replay(store, None, live=False).load(entry)
             assert rate == 16000 and np.max(np.abs(back - samples)) < 1e-3
     assert len(recovery.read_growing_wav(made["pending"])) == 20000  # recovery still finds it
+    assert recovery.read_pending(recovery.marker_for(made["pending"])).prompt == "What felt important today?"
     backups = sorted((companion_home / "backups").glob("*.db"))  # the manual one, and the daily one
     assert backups
     for backup in backups:
@@ -463,6 +483,7 @@ def assert_whole(made: dict, passphrase: str, monkeypatch: pytest.MonkeyPatch) -
             assert np.max(np.abs(back - samples)) < 1e-3
         home = store.root
     assert len(recovery.read_growing_wav(made["pending"])) == 20000
+    assert recovery.read_pending(recovery.marker_for(made["pending"])).prompt == "What felt important today?"
     backups = sorted((home / "backups").glob("*.db"))
     assert backups
     for backup in backups:
@@ -480,8 +501,8 @@ def test_change_passphrase_re_encrypts_everything(companion_home, monkeypatch):
     assert "the database, 3 recording(s), 1 backup(s)" in result.stdout and "old one no longer does" in result.stdout
     assert_clear_error(companion("list"), 7, "does not unlock")  # the old passphrase
     for path in files_in(companion_home):
-        if path.name != "encryption.json" and not path.name.endswith(".pending.json"):
-            assert_no_plaintext(path.read_bytes(), SECRET, "breathing slowly", "mother", pcm=made["pcm"])
+        if path.name != "encryption.json":
+            assert_no_plaintext(path.read_bytes(), SECRET, "breathing slowly", "mother", "What felt important", pcm=made["pcm"])
             if path.suffix == ".wav":  # every recording opens with the new passphrase only
                 with pytest.raises(PassphraseError):
                     crypto.read_sealed(path, crypto.Keys(PASSPHRASE, None))
