@@ -106,13 +106,19 @@ def recover(store: Store, engine: SpeechEngine) -> list[int]:
             continue
         repair_header_to_size(audio)
         words = [w for t in engine.transcribe(samples) for w in t.words]
-        entry_id = store.add_entry(
-            pending.kind, join_words(words), prompt=pending.prompt, words=words,
-            audio=str(audio.relative_to(data_dir())), started_at=pending.started_at,
-            ended_at=datetime.fromisoformat(pending.started_at) + timedelta(seconds=len(samples) / SAMPLE_RATE),
-            duration=round(len(samples) / SAMPLE_RATE, 3), engine=engine.name, model=engine.model_name,
-            reflection_id=pending.reflection_id, session_id=pending.session_id, extra={"recovered": True},
-        )
+        text = join_words(words)
+        states = _body_states(text) if pending.kind == "checkin" else None
+        extra = {"recovered": True} if states is None else {"recovered": True, **states}
+        with store.db.atomic():
+            entry_id = store.add_entry(
+                pending.kind, text, prompt=pending.prompt, words=words,
+                audio=str(audio.relative_to(data_dir())), started_at=pending.started_at,
+                ended_at=datetime.fromisoformat(pending.started_at) + timedelta(seconds=len(samples) / SAMPLE_RATE),
+                duration=round(len(samples) / SAMPLE_RATE, 3), engine=engine.name, model=engine.model_name,
+                reflection_id=pending.reflection_id, session_id=pending.session_id, extra=extra,
+            )
+            if states is not None:
+                store.set_entry_states(entry_id, states["states"])
         if pending.reflection_id is not None:
             reflection = store.get_reflection(pending.reflection_id)
             if reflection is not None and not reflection.get("ended_at"):
@@ -120,6 +126,19 @@ def recover(store: Store, engine: SpeechEngine) -> list[int]:
         marker.unlink()
         recovered.append(entry_id)
     return recovered
+
+
+def _body_states(text: str) -> dict | None:
+    """A recovered check-in's body states, as a check-in saved at once would have them (None if
+    the person's own body-state file cannot be read: the words are kept all the same)."""
+    from companion.errors import CompanionError
+    from companion.notice import load_body_vocabulary, map_body_states
+
+    try:
+        found = map_body_states(text, load_body_vocabulary())
+    except CompanionError:
+        return None
+    return {"states": found.states, "unknown_words": found.unknown}
 
 
 def recovered_line(count: int) -> str:

@@ -9,9 +9,12 @@ import sys
 import time
 
 import soundfile as sf
-from speech_fixtures import librivox_utterances
+from speech_fixtures import espeak_wav, librivox_utterances
 
 from companion import recovery
+from companion.audio.resample import resample
+from companion.audio.wavfile import GrowingWav
+from companion.notice import CHECKIN_PROMPT
 from companion.speech import models
 from companion.storage import Store
 from companion.textnorm import normalize_words, word_error_rate
@@ -61,3 +64,19 @@ def test_kill_9_mid_answer_then_recover(companion_home):
     heard = normalize_words(entry["text"])
     said = normalize_words(text)[: len(heard)]  # what reached the disk is the start of the clip
     assert len(heard) >= 6 and word_error_rate(" ".join(said), entry["text"]) <= 0.25, entry["text"]
+
+
+def test_a_recovered_check_in_gets_its_body_states(companion_home, tmp_path):
+    """A check-in cut off before it was stored is mapped to body states like one stored at once."""
+    samples, rate = sf.read(str(espeak_wav("Tired, and a little open.", tmp_path / "checkin.wav")), dtype="float32")
+    audio = companion_home / "audio" / "2026-11" / "checkin-1.wav"
+    audio.parent.mkdir(parents=True)
+    recovery.mark_pending(audio, recovery.Pending("checkin", CHECKIN_PROMPT, "2026-11-25T10:00:00+00:00"))
+    with GrowingWav(audio) as wav:
+        wav.write(resample(samples, rate, 16000))
+    with Store.open() as store:
+        [entry_id] = recovery.recover(store, models.load(models.embedded_model()))
+        entry = store.get_entry(entry_id)
+        assert "tired" in normalize_words(entry["text"]), entry["text"]
+        assert {"tired", "open"} <= set(store.entry_states(entry_id)), (entry["text"], store.entry_states(entry_id))
+        assert entry["extra"]["recovered"] is True and "tired" in entry["extra"]["states"]
