@@ -259,20 +259,7 @@ def _lock_plain_database(database: Path):
                                "it was left untouched; move it aside first")
         return None
     conn = crypto.sqlcipher().connect(str(database), timeout=2.0, isolation_level=None)
-    try:
-        mode = conn.execute("PRAGMA journal_mode=DELETE").fetchone()[0]  # refused while others have it open
-        if mode.lower() != "delete":
-            raise sqlite3.OperationalError("database is locked")
-        conn.execute("PRAGMA locking_mode=EXCLUSIVE")
-        conn.execute("BEGIN EXCLUSIVE")
-        conn.execute("COMMIT")
-    except sqlite3.OperationalError as e:
-        conn.close()
-        if "locked" in str(e) or "busy" in str(e):
-            raise StorageError("Companion is in use in another window (a reflection, review or practice)",
-                               "finish it, then run `companion encrypt` again; nothing was changed") from None
-        raise StorageError(f"cannot prepare {database} for encryption: {e}", "nothing was changed") from None
-    return conn
+    return _hold_exclusively(conn, database, "encryption", "`companion encrypt`")
 
 
 def _lock_encrypted_database(database: Path, keys: crypto.Keys):
@@ -281,8 +268,13 @@ def _lock_encrypted_database(database: Path, keys: crypto.Keys):
         return None
     conn = crypto.connect(database, keys, timeout=2.0)
     conn.isolation_level = None
+    return _hold_exclusively(conn, database, "a new passphrase", "`companion encrypt --change-passphrase`")
+
+
+def _hold_exclusively(conn, database: Path, purpose: str, command: str):
+    """`conn`, holding its database locked for this process alone (refused while others have it open)."""
     try:
-        mode = conn.execute("PRAGMA journal_mode=DELETE").fetchone()[0]  # refused while others have it open
+        mode = conn.execute("PRAGMA journal_mode=DELETE").fetchone()[0]
         if mode.lower() != "delete":
             raise sqlite3.OperationalError("database is locked")
         conn.execute("PRAGMA locking_mode=EXCLUSIVE")
@@ -292,11 +284,11 @@ def _lock_encrypted_database(database: Path, keys: crypto.Keys):
         conn.close()
         if "locked" in str(e) or "busy" in str(e):
             raise StorageError("Companion is in use in another window (a reflection, review or practice)",
-                               "finish it, then run this again; nothing was changed") from None
-        raise StorageError(f"cannot prepare {database} for a new passphrase: {e}", "nothing was changed") from None
+                               f"finish it, then run {command} again; nothing was changed") from None
+        raise StorageError(f"cannot prepare {database} for {purpose}: {e}", "nothing was changed") from None
     except sqlite3.DatabaseError as e:
         conn.close()
-        raise StorageError(f"cannot open {database} with the current passphrase: {e}", "nothing was changed") from None
+        raise StorageError(f"cannot open {database}: {e}", "nothing was changed") from None
     return conn
 
 
