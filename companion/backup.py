@@ -21,19 +21,27 @@ def backups_dir() -> Path:
 def read_only_uri(path: Path) -> str:
     """A URI opening the SQLite database at `path` for reading only.
 
-    In a folder that cannot be written (a read-only filesystem) SQLite cannot create the `-shm` file
-    a WAL database needs; when no `-wal` file was left behind, the main file holds everything and
-    nothing can change it, so it is opened `immutable`. Otherwise `mode=ro` (which reads a `-wal`
-    file left by a crash, and sees other processes' writes in a writable folder)."""
+    On a read-only filesystem SQLite cannot create the `-shm` file a WAL database needs; when no
+    `-wal` or `-journal` file was left behind, the main file holds everything and nothing can change
+    it, so it is opened `immutable`. Otherwise `mode=ro` (which reads a `-wal` file left by a crash,
+    and sees other processes' writes in a writable folder)."""
     quoted = urllib.parse.quote(str(path))
-    wal = path.with_name(path.name + "-wal")
-    left_wal = wal.exists() and wal.stat().st_size > 0
-    if not os.access(path.parent, os.W_OK) and not left_wal:
+    left_behind = any(p.is_file() and p.stat().st_size > 0 for p in (path.with_name(path.name + "-wal"),
+                                                                    path.with_name(path.name + "-journal")))
+    if _on_read_only_filesystem(path.parent) and not left_behind:
         return f"file:{quoted}?immutable=1"
     return f"file:{quoted}?mode=ro"
 
 
-def backup_database(source: Path, destination: Path) -> Path:
+def _on_read_only_filesystem(folder: Path) -> bool:
+    """True when nobody can write in `folder` (not merely this user), so the file cannot change."""
+    try:
+        return bool(os.statvfs(folder).f_flag & os.ST_RDONLY)
+    except OSError:
+        return False
+
+
+def backup_database(source: Path, destination: Path, wait: float = 10.0) -> Path:
     """Copy `source` to `destination` page by page inside one read transaction (a consistent
     snapshot even while another process writes); the copy is private (0600) and checked.
 
@@ -51,8 +59,9 @@ def backup_database(source: Path, destination: Path) -> Path:
         return crypto.connect(path, keys, **options) if keys else sqlite3.connect(path, **options)
 
     try:
-        with connect(read_only_uri(source), uri=True, timeout=10) as src, connect(partial) as dst:
-            src.backup(dst)
+        with connect(read_only_uri(source), uri=True, timeout=wait) as src, connect(partial) as dst:
+            src.execute("SELECT count(*) FROM sqlite_master").fetchone()  # waits `wait` for a lock, then says so
+            src.backup(dst)  # (the backup API itself would retry a locked database for ever)
             ok = dst.execute("PRAGMA integrity_check").fetchone()[0]
         src.close()
         dst.close()
@@ -61,6 +70,9 @@ def backup_database(source: Path, destination: Path) -> Path:
         os.replace(partial, destination)
     except sqlite3.DatabaseError as e:
         partial.unlink(missing_ok=True)
+        if "locked" in str(e) or "busy" in str(e):
+            raise StorageError(f"cannot back up {source} now: another Companion window holds it (encrypting it, say)",
+                               "try again when that is done") from None
         raise StorageError(f"cannot back up {source}: {e}", "the database may be damaged; keep the file and ask for help") from None
     paths.make_private(destination)
     return destination
@@ -82,7 +94,7 @@ def daily_backup(source: Path) -> Path | None:
     automatic = sorted(backups_dir().glob("companion-*-auto.db")) if backups_dir().is_dir() else []
     if any(p.name.startswith(f"companion-{today}") for p in automatic) or not source.is_file():
         return None
-    made = backup_database(source, new_backup_path("auto"))
+    made = backup_database(source, new_backup_path("auto"), wait=1.0)  # never holds up a start for long
     for old in automatic[: max(0, len(automatic) + 1 - KEEP_AUTOMATIC)]:
         old.unlink(missing_ok=True)
     return made

@@ -32,6 +32,7 @@ from companion import crypto, paths
 from companion.errors import PassphraseError, StorageError
 
 JOURNAL = "encrypting.json"
+CHANGE_LOCK = "encrypting.lock"  # held by a passphrase change from its start to its end
 PARTIAL = ".encrypting"
 READY = ".encrypted"
 SQLITE_MAGIC = b"SQLite format 3\x00"
@@ -82,6 +83,8 @@ def encrypt_folder(folder: Path, passphrase: str | None = None, log2n: int = cry
         for recording in recordings:
             _seal_copy(recording, keys)
         originals += recordings
+        for copies_in in {p.parent for p in originals}:
+            crypto.sync_folder(copies_in)  # every copy on disk before the list that names it
         if originals:
             crypto.write_atomically(folder / JOURNAL, json.dumps(
                 {"files": [p.relative_to(folder).as_posix() for p in originals]}, indent=1).encode("utf-8"))
@@ -94,7 +97,7 @@ def encrypt_folder(folder: Path, passphrase: str | None = None, log2n: int = cry
     return Encrypted(folder, lock is not None, len(backups), _count_recordings(recordings), turned_on)
 
 
-def finish_interrupted(folder: Path) -> None:
+def finish_interrupted(folder: Path, holding_change_lock: bool = False) -> None:
     """Put in place the checked copies of an encryption (or a passphrase change) that reached step 3;
     drop those of a passphrase change that did not. Cheap when there are none."""
     journal = folder / JOURNAL
@@ -110,8 +113,16 @@ def finish_interrupted(folder: Path) -> None:
         except (ValueError, KeyError, TypeError, AttributeError):
             raise StorageError(f"{journal} is damaged", "the encrypted copies beside your files are kept; ask for help") from None
         if check is not None and check != crypto.settings_check(folder):
-            journal.unlink()  # a passphrase change stopped before its new settings: the old files stand
-            _discard_unfinished(folder)
+            # A passphrase change that has not switched yet: running now (its copies are not ours to
+            # touch), or stopped before its switch (the old files stand; its copies go).
+            held = None if holding_change_lock else _change_lock(folder)
+            if holding_change_lock or held is not None:
+                try:
+                    journal.unlink()
+                    _discard_unfinished(folder)
+                finally:
+                    if held is not None:
+                        os.close(held)
             return
         originals = [folder / name for name in names]
         database = folder / "companion.db"
@@ -142,14 +153,18 @@ def change_passphrase(folder: Path, new_passphrase: str | None = None, log2n: in
     paths.ensure_private_dir(folder)
     old = crypto.unlock(folder)  # the current passphrase first: a wrong one changes nothing
     assert old is not None
-    finish_interrupted(folder)
-    _discard_unfinished(folder)
     new = crypto.new_keys(new_passphrase if new_passphrase is not None else crypto.ask_new_passphrase(), log2n)
-    database = folder / "companion.db"
-    lock = _lock_encrypted_database(database, old)
-    skipped: list[Path] = []
+    held = _change_lock(folder)
+    if held is None:
+        raise StorageError("the passphrase is being changed in another window", "let it finish; nothing was changed")
+    lock = None
     try:
+        database = folder / "companion.db"
+        lock = _lock_encrypted_database(database, old)
+        finish_interrupted(folder, holding_change_lock=True)  # an earlier run's copies: put in place, or dropped
+        _discard_unfinished(folder)
         originals: list[Path] = []
+        skipped: list[Path] = []
         if lock is not None:
             _encrypt_database(lock, database, new)
             originals.append(database)
@@ -158,32 +173,50 @@ def change_passphrase(folder: Path, new_passphrase: str | None = None, log2n: in
             conn = crypto.connect(backup, old)
             conn.isolation_level = None
             try:
-                conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
-                _encrypt_database(conn, backup, new)
+                try:
+                    conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+                except sqlite3.DatabaseError:
+                    skipped.append(backup)  # not this passphrase's (or damaged): left as it is
+                    continue
+                _encrypt_database(conn, backup, new)  # any other failure ends the change, nothing changed
                 backups.append(backup)
-            except sqlite3.DatabaseError:
-                skipped.append(backup)  # not this passphrase's (or damaged): left as it is
             finally:
                 conn.close()
         originals += backups
         recordings = []
         for recording in _sealed_recordings(folder):
             try:
-                _reseal_copy(recording, old, new)
-                recordings.append(recording)
+                header, data, _ = crypto.read_sealed(recording, old)  # a crash-cut one: its complete pieces
             except (StorageError, PassphraseError):
                 skipped.append(recording)  # not this passphrase's (or damaged): left as it is
+                continue
+            _reseal_copy(recording, header, data, new)
+            recordings.append(recording)
         originals += recordings
+        for copies_in in {p.parent for p in originals}:
+            crypto.sync_folder(copies_in)  # every copy on disk before the list that names it
         check = base64.b64encode(crypto.passphrase_check(new)).decode("ascii")
         crypto.write_atomically(folder / JOURNAL, json.dumps(
             {"files": [p.relative_to(folder).as_posix() for p in originals], "check": check}, indent=1).encode("utf-8"))
         crypto.write_settings(folder, new)  # from here on the new passphrase opens the folder
         crypto.forget_passphrase(folder)
-        finish_interrupted(folder)
+        finish_interrupted(folder, holding_change_lock=True)
     finally:
         if lock is not None:
             lock.close()
+        os.close(held)
     return Rekeyed(folder, lock is not None, len(backups), _count_recordings(recordings), skipped)
+
+
+def _change_lock(folder: Path) -> int | None:
+    """The folder's passphrase-change lock, taken without waiting (None: another process holds it)."""
+    fd = os.open(folder / CHANGE_LOCK, os.O_CREAT | os.O_RDWR, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return None
+    return fd
 
 
 def _put_in_place(original: Path) -> None:
@@ -355,11 +388,10 @@ def _sealed_recordings(folder: Path) -> list[Path]:
             if p.is_file() and not p.name.endswith(_SKIP_SUFFIXES) and crypto.is_sealed(p)]
 
 
-def _reseal_copy(original: Path, old: crypto.Keys, new: crypto.Keys) -> None:
-    """Write `original` (sealed under `old`) sealed under `new` to NAME.encrypted, checked."""
+def _reseal_copy(original: Path, header: crypto.SealedHeader, data: bytes, new: crypto.Keys) -> None:
+    """Write `data` (read from `original`, with its `header`) sealed under `new` to NAME.encrypted, checked."""
     partial = original.with_name(original.name + PARTIAL)
     ready = original.with_name(original.name + READY)
-    header, data, _ = crypto.read_sealed(original, old)  # a crash-cut recording: its complete seconds
     crypto.write_sealed(partial, new, header.kind, data, header.rate)
     try:
         back_header, back, _ = crypto.read_sealed(partial, new)

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from companion import crypto
+from companion.errors import CompanionError
 from companion.events import SAMPLE_RATE
 from companion.paths import data_dir, make_private
 from companion.speech.base import SpeechEngine, join_words
@@ -42,22 +43,20 @@ def mark_pending(audio: Path, pending: Pending) -> Path:
     from companion.audio.files import sealing_keys
 
     marker = marker_for(audio)
+    partial = marker.with_name(marker.name + ".partial")  # whole or not at all: written aside, then renamed
     data = json.dumps(asdict(pending)).encode("utf-8")
     keys = sealing_keys(marker)
     if keys is not None:
-        crypto.write_sealed(marker, keys, crypto.KIND_FILE, data)
-        fd = os.open(marker, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        crypto.write_sealed(partial, keys, crypto.KIND_FILE, data)  # synced
     else:
-        fd = os.open(marker, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600)
+        fd = os.open(partial, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
-    make_private(marker)
+    make_private(partial)
+    os.replace(partial, marker)
+    crypto.sync_folder(marker.parent)
     return marker
 
 
@@ -98,12 +97,20 @@ def recover(store: Store, engine: SpeechEngine) -> list[int]:
     recovered = []
     for marker in pending_answers():
         audio = marker.with_name(marker.name[: -len(MARKER_SUFFIX)])
-        pending = read_pending(marker)
-        samples = read_growing_wav(audio) if audio.is_file() else np.zeros(0, np.float32)
+        try:
+            samples = read_growing_wav(audio) if audio.is_file() else np.zeros(0, np.float32)
+        except (CompanionError, OSError, ValueError):
+            continue  # unreadable now (another passphrase's, damaged): left as it is, for a person to look at
         if len(samples) < SAMPLE_RATE // 4:
             audio.unlink(missing_ok=True)
             marker.unlink()
             continue
+        try:
+            pending = read_pending(marker)
+        except (CompanionError, OSError, ValueError, TypeError):
+            # The marker is damaged, but what was said is not: keep it as an answer to no question.
+            started = datetime.fromtimestamp(audio.stat().st_mtime).astimezone() - timedelta(seconds=len(samples) / SAMPLE_RATE)
+            pending = Pending("reflection", None, started.isoformat(timespec="seconds"))
         repair_header_to_size(audio)
         words = [w for t in engine.transcribe(samples) for w in t.words]
         text = join_words(words)

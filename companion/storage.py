@@ -142,6 +142,9 @@ class Store:
                 raise _not_a_database(path, encrypted=keys is not None) from None
             if "malformed" in str(e):
                 raise damaged_database(path, str(e)) from None
+            if "locked" in str(e) or "busy" in str(e):
+                raise StorageError(f"the database {path} is held by another Companion window (encrypting it, say)",
+                                   "try again when that is done; nothing was changed") from None
             raise StorageError(f"cannot use the database {path}: {e}", "check the file and its folder") from None
         store = cls(db, path)
         store._make_files_private()

@@ -36,6 +36,7 @@ class EnergyVad:
         self.frames = 0
         self.in_speech = False
         self.last_voice_time: float | None = None  # seconds since the start of the stream
+        self.last_sound_time: float | None = None  # the last frame above the gate, even a lone one
         self.speech_started_at: float | None = None
 
     @staticmethod
@@ -66,6 +67,7 @@ class EnergyVad:
             self.frames += 1
             now = self.frames * FRAME / 16000
             if self.is_voiced(level):
+                self.last_sound_time = now
                 self._voiced_run += 1
                 if self._voiced_run >= self.config.start_frames:
                     if not self.in_speech:

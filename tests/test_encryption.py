@@ -546,10 +546,10 @@ def test_change_passphrase_interrupted_after_the_new_settings_is_finished_on_nex
     monkeypatch.setenv(crypto.ENV_PASSPHRASE, PASSPHRASE)
     real_finish, calls = encrypt.finish_interrupted, []
 
-    def only_the_first(folder: Path) -> None:  # the one before the change runs; the one after it never comes
+    def only_the_first(folder: Path, **options) -> None:  # the one before the change runs; the one after it never comes
         calls.append(folder)
         if len(calls) == 1:
-            real_finish(folder)
+            real_finish(folder, **options)
 
     with monkeypatch.context() as m:
         m.setattr(encrypt, "finish_interrupted", only_the_first)
@@ -557,3 +557,52 @@ def test_change_passphrase_interrupted_after_the_new_settings_is_finished_on_nex
     assert (companion_home / encrypt.JOURNAL).exists()
     assert_clear_error(companion("list"), 7, "does not unlock")  # the old passphrase no longer opens the folder
     assert_whole(made, NEW_PASSPHRASE, monkeypatch)  # the next start puts the copies in place
+
+
+def test_a_reader_during_a_passphrase_change_leaves_its_copies_alone(companion_home, monkeypatch):
+    """Another Companion window starting while the copies are listed but not yet switched to must not
+    take them for the leftovers of a stopped change (that would leave nothing opening the folder)."""
+    made = plain_folder(companion_home)
+    encrypt.encrypt_folder(companion_home, PASSPHRASE, log2n=FAST)
+    monkeypatch.setenv(crypto.ENV_PASSPHRASE, PASSPHRASE)
+    real_write_settings, readers = crypto.write_settings, []
+
+    def reader_first(folder, keys):
+        readers.append(companion("list"))  # with the old passphrase, in the window before the switch
+        assert (companion_home / encrypt.JOURNAL).exists() and list(companion_home.rglob("*.encrypted"))
+        return real_write_settings(folder, keys)
+
+    with monkeypatch.context() as m:
+        m.setattr(crypto, "write_settings", reader_first)
+        encrypt.change_passphrase(companion_home, NEW_PASSPHRASE, log2n=FAST)
+    assert_clear_error(readers[0], 5, "held by another Companion window", "try again")  # it waited, then said so
+    assert_whole(made, NEW_PASSPHRASE, monkeypatch)
+
+
+def test_a_second_passphrase_change_at_once_is_refused(encrypted_home):
+    with Store.open() as store:
+        store.add_entry("ripple", SECRET)
+    held = encrypt._change_lock(encrypted_home)
+    try:
+        assert_clear_error(change(PASSPHRASE, NEW_PASSPHRASE), 5, "being changed in another window")
+    finally:
+        os.close(held)
+    assert companion("list").returncode == 0  # still the old passphrase
+
+
+def test_a_backup_under_another_passphrase_is_left_and_named(encrypted_home, monkeypatch):
+    with Store.open() as store:
+        store.add_entry("ripple", SECRET)
+    foreign = encrypted_home / "backups" / "companion-20260101-000000-manual.db"
+    foreign.parent.mkdir(mode=0o700, exist_ok=True)
+    conn = crypto.connect(foreign, crypto.Keys("someone else's passphrase", None))
+    conn.execute("CREATE TABLE t (x)")
+    conn.commit()
+    conn.close()
+    result = change(PASSPHRASE, NEW_PASSPHRASE)
+    assert result.returncode == 0, result.stderr
+    assert f"Left as it was (the old passphrase did not open it): {foreign}" in result.stdout
+    conn = crypto.connect(foreign, crypto.Keys("someone else's passphrase", None))
+    assert conn.execute("SELECT count(*) FROM t").fetchone()[0] == 0
+    conn.close()
+    assert companion("list", passphrase=NEW_PASSPHRASE).returncode == 0

@@ -110,6 +110,11 @@ def test_whisper_final_decoded_in_the_pause_and_redone_when_speech_resumes(whisp
     assert word_error_rate("I walked to the river this morning. The water was very calm.", finals[0][1].text) <= 0.1
     assert finals[0][1].words[-1].word.strip(".").lower() == "calm"
 
+    burst = np.zeros(int(0.45 * SAMPLE_RATE), np.float32)
+    burst[-int(0.06 * SAMPLE_RATE):] = first[len(first) // 2 : len(first) // 2 + int(0.06 * SAMPLE_RATE)]
+    counted(np.concatenate([first, burst]))  # a sound too short to count as voice, heard after the early decode
+    assert len(decodes) == 2 and decodes[1] > decodes[0] + 0.1  # decoded again, with the sound in it
+
     events = counted(first)
     (emitted, final), = [(t, e) for t, e in events if isinstance(e, Transcript)]
     assert len(decodes) == 1  # decoded once, early, and that decode was the final

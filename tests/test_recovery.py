@@ -80,3 +80,22 @@ def test_a_recovered_check_in_gets_its_body_states(companion_home, tmp_path):
         assert "tired" in normalize_words(entry["text"]), entry["text"]
         assert {"tired", "open"} <= set(store.entry_states(entry_id)), (entry["text"], store.entry_states(entry_id))
         assert entry["extra"]["recovered"] is True and "tired" in entry["extra"]["states"]
+
+
+def test_a_damaged_marker_does_not_lose_the_answer(companion_home):
+    """A marker cut short by a crash (or otherwise unreadable): the audio is still kept, as an answer
+    to no particular question, and every later start works."""
+    wav, text = librivox_utterances()[0]
+    samples, rate = sf.read(str(wav), dtype="float32")
+    audio = companion_home / "audio" / "2026-11" / "reflection-1-1.wav"
+    audio.parent.mkdir(parents=True)
+    with GrowingWav(audio) as out:
+        out.write(resample(samples, rate, 16000))
+    recovery.marker_for(audio).write_bytes(b'{"kind": "refl')
+    with Store.open() as store:
+        engine = models.load(models.embedded_model())
+        [entry_id] = recovery.recover(store, engine)
+        entry = store.get_entry(entry_id)
+        assert entry["kind"] == "reflection" and entry["prompt"] is None
+        assert word_error_rate(text, entry["text"]) <= 0.25, entry["text"]
+        assert recovery.recover(store, engine) == []

@@ -18,7 +18,9 @@ from companion.vad import EnergyVad
 
 PRE_ROLL = 0.3  # seconds kept before the detected start of speech
 UTTERANCE_GAP = 0.8  # silence that closes an utterance
-EARLY_FINAL_GAP = 0.3  # after this much silence the final decode starts; kept if the silence reaches UTTERANCE_GAP
+EARLY_FINAL_GAP = 0.3  # after this much silence the final decode starts; kept if nothing is heard until UTTERANCE_GAP
+SOUND_SETTLE = 0.1  # ...and not within this of a sound (the start of speech is a few sounds before it is voice)
+EARLY_FINAL_TRIES = 2  # early decodes for one pause at most (a soft sound after the first calls for another)
 MAX_UTTERANCE = 25.0  # Whisper sees 30 s windows
 PARTIAL_EVERY = 1.0  # seconds of new speech between partial decodes
 COMMAND_GAP = 0.2  # with a grammar: short commands are closed quickly...
@@ -45,7 +47,8 @@ class WhisperRecognizer(Recognizer):
         self._gap = COMMAND_GAP if grammar else UTTERANCE_GAP
         self._too_long = False
         self._early_tried: float | None = None  # the voice end an early decode was tried for
-        self._early_final: tuple[float | None, list[Word]] | None = None  # (voice end, words) decoded ahead
+        self._early_final: tuple[float | None, list[Word]] | None = None  # (last sound, words) decoded ahead
+        self._early_tries: dict[float | None, int] = {}  # early decodes per voice end
         if grammar:
             engine.decode_command(np.zeros(SAMPLE_RATE, np.float32), list(self._phrases.values()))  # warm up
 
@@ -79,8 +82,11 @@ class WhisperRecognizer(Recognizer):
                 if words:
                     events += self._finish_utterance(words)
             elif self._grammar is None and self._early_final_due():
-                self._since_partial = 0.0
-                self._early_final = (self._vad.last_voice_time, self._final_words(np.concatenate(self._utterance)))
+                self._since_partial = 0.0  # it serves as this moment's partial too
+                words = self._final_words(np.concatenate(self._utterance))
+                self._early_final = (self._vad.last_sound_time, words)
+                if words:
+                    events.append(Partial(join_words(words)))
             elif self._since_partial >= PARTIAL_EVERY and self._grammar is None:
                 self._since_partial = 0.0
                 text = self._engine.decode_text(np.concatenate(self._utterance))
@@ -99,8 +105,15 @@ class WhisperRecognizer(Recognizer):
     def _early_final_due(self) -> bool:
         """A pause long enough that the utterance may be over: decode it now, while the rest of the
         silence is heard, so the final text is ready when the utterance closes (unless voice resumes)."""
-        return (bool(self._utterance) and self._vad.silence_for() >= EARLY_FINAL_GAP
-                and (self._early_final is None or self._early_final[0] != self._vad.last_voice_time))
+        if not self._utterance or self._vad.silence_for() < EARLY_FINAL_GAP:
+            return False
+        if self._vad.now - (self._vad.last_sound_time or 0.0) < SOUND_SETTLE:
+            return False  # a sound just now: wait to know whether it is the voice coming back
+        if self._early_final is not None and self._early_final[0] == self._vad.last_sound_time:
+            return False  # decoded already, and nothing heard since
+        tries = self._early_tries.get(self._vad.last_voice_time, 0)
+        self._early_tries = {self._vad.last_voice_time: tries + 1}  # soft sounds in a noisy room: twice at most
+        return tries < EARLY_FINAL_TRIES
 
     def _final_words(self, audio: np.ndarray) -> list[Word]:
         """The final decode, with word timings relative to the start of `audio`."""
@@ -122,8 +135,8 @@ class WhisperRecognizer(Recognizer):
             self._command_words() if self._grammar and self._utterance and not too_long and not already_tried else None)
         audio = np.concatenate(self._utterance) if self._utterance else np.zeros(0, np.float32)
         early, self._early_final = self._early_final, None
-        if early is not None and early[0] == self._vad.last_voice_time:
-            decoded = early[1]  # nothing was said since it was decoded: only silence would be added
+        if early is not None and early[0] == self._vad.last_sound_time:
+            decoded = early[1]  # not a sound since it was decoded (not even a soft one): only silence would be added
         else:
             decoded = None
         offset = self._utterance_start
