@@ -10,6 +10,8 @@ Prints: peak memory (VmHWM), memory after the first minute and at the end, growt
 the stored text against what was spoken. Each decode briefly adds up to ~50 MB that is given back
 when it ends (the peak shows it); so that one sample caught mid-decode does not pass for growth, the
 resident memory is read as the median of each 30 s (after the first minute, at the end, and for the slope).
+Only the time the answer is being spoken counts for those: once it ends, Companion stores it and renders
+its closing line, which is not the answer's memory (that is printed apart, "after the answer").
 
     python scripts/bench_long_reflection.py --minutes 60 [--json]
 """
@@ -38,6 +40,7 @@ SENTENCES = [
     "I talked about my father and it felt different this time.",
     "I would like to notice when I hold my breath at work.",
 ]
+PAUSE_BEFORE = 0.8  # seconds between the listening mark and the answer
 GAP = 1.2  # seconds of quiet between sentences: shorter than the pause that ends an answer
 PROMPT = "What felt important today?"
 
@@ -85,6 +88,17 @@ def _status_kib(pid: int, field: str) -> int | None:
     return None
 
 
+def settled_rss(samples: list[tuple[float, float]], every: float, span: float = 30.0) -> list[tuple[float, float]]:
+    """(time, RSS) as medians of whole `span`-second windows counted back from the last sample,
+    so the reading at the end is as steady as every other (a partial window first is dropped,
+    unless it is all there is)."""
+    window = max(1, int(round(span / every)))
+    starts = range(len(samples) - window, -1, -window)
+    parts = [samples[i : i + window] for i in reversed(starts)] or [samples]
+    return [(float(np.median([t for t, _ in part])), float(np.median([r for _, r in part])))
+            for part in parts if part]
+
+
 def long_reflection(audio, env: dict[str, str], minutes: float, workdir: Path, every: float = 2.0) -> dict:
     """Run one long answer through `companion reflect`; returns the measured figures."""
     from companion.drive import LISTENING_MARK, drive_command
@@ -92,24 +106,29 @@ def long_reflection(audio, env: dict[str, str], minutes: float, workdir: Path, e
     from companion.textnorm import word_error_rate
 
     wav, reference, spoken = build_long_answer(minutes, workdir)
-    samples: list[tuple[float, float]] = []  # (seconds since start, RSS MiB)
+    samples: list[tuple[float, float]] = []  # (time.monotonic(), RSS MiB)
     peak = [0.0]
+    listening: list[float] = []  # when the question's listening mark was seen
     done = threading.Event()
 
     def watch(proc) -> None:
         def sample() -> None:
-            t0 = time.monotonic()
             while not done.is_set() and proc.poll() is None:
                 rss, hwm = _status_kib(proc.pid, "VmRSS"), _status_kib(proc.pid, "VmHWM")
                 if rss is not None:
-                    samples.append((time.monotonic() - t0, rss / 1024))
+                    samples.append((time.monotonic(), rss / 1024))
                 if hwm is not None:
                     peak[0] = max(peak[0], hwm / 1024)
                 done.wait(every)
         threading.Thread(target=sample, daemon=True).start()
 
     args = ["reflect", "--prompt", PROMPT, "--silence", "4", "--wait", "20", "--no-crisis-note"]
-    run = drive_command(audio, args, [(LISTENING_MARK, wav)], env, timeout=minutes * 60 + 180, on_start=watch)
+    def mark(marker: str, when: float) -> None:
+        if marker == LISTENING_MARK:
+            listening.append(when)
+
+    run = drive_command(audio, args, [(LISTENING_MARK, wav, PAUSE_BEFORE)], env,
+                        timeout=minutes * 60 + 180, on_start=watch, on_mark=mark)
     done.set()
     if run.returncode != 0:
         raise RuntimeError(f"companion reflect failed ({run.returncode}): {run.stderr.strip()[-500:]}")
@@ -117,10 +136,13 @@ def long_reflection(audio, env: dict[str, str], minutes: float, workdir: Path, e
         entries = [store.get_entry(e["id"]) for e in store.list_entries(kind="reflection")]
         audio_seconds = sum(sf.info(str(store.audio_path(e))).duration for e in entries)
         text = " ".join(e["text"] for e in entries)
-    listening = [s for s in samples if s[0] >= 60.0] or samples
-    window = max(1, int(round(30.0 / every)))  # samples in 30 s
-    settled = [(float(np.median([t for t, _ in part])), float(np.median([r for _, r in part])))
-               for part in (listening[i : i + window] for i in range(0, len(listening), window)) if part]
+    if not listening:
+        raise RuntimeError("companion reflect never started listening")
+    speech_start = listening[0] + PAUSE_BEFORE
+    speech_end = speech_start + spoken
+    during = [(t - speech_start, r) for t, r in samples if speech_start + 60.0 <= t <= speech_end]
+    after = [r for t, r in samples if t > speech_end]
+    settled = settled_rss(during, every)
     times = np.array([t for t, _ in settled])
     rss = np.array([r for _, r in settled])
     slope = float(np.polyfit(times, rss, 1)[0]) * 600 if len(times) > 2 else 0.0
@@ -131,6 +153,8 @@ def long_reflection(audio, env: dict[str, str], minutes: float, workdir: Path, e
         "rss_after_1_min_mb": round(float(rss[0]), 1) if len(rss) else None,
         "rss_at_end_mb": round(float(rss[-1]), 1) if len(rss) else None,
         "rss_growth_mb_per_10_min": round(slope, 2),
+        "rss_after_answer_mb": round(float(np.median(after)), 1) if after else None,
+        "rss_30s_medians_mb": [round(float(r), 1) for r in rss],
         "audio_stored_s": round(audio_seconds, 1),
         "audio_spoken_s": round(spoken, 1),
         "wer": round(word_error_rate(reference, text), 4),
@@ -159,6 +183,7 @@ def main() -> int:
         print(f"  peak memory            {result['peak_rss_mb']} MB")
         print(f"  after 1 min / at end   {result['rss_after_1_min_mb']} MB / {result['rss_at_end_mb']} MB")
         print(f"  growth                 {result['rss_growth_mb_per_10_min']} MB per 10 min")
+        print(f"  after the answer       {result['rss_after_answer_mb']} MB (storing it, the closing line)")
         print(f"  audio stored / spoken  {result['audio_stored_s']} s / {result['audio_spoken_s']} s")
         print(f"  word error rate        {result['wer'] * 100:.1f} % ({result['entries']} entry)")
     return 0
