@@ -1,8 +1,11 @@
-"""Keeping native libraries (PortAudio, Kaldi) from printing their own diagnostics over ours."""
+"""Native libraries: keeping them (PortAudio, Kaldi) from printing their own diagnostics over ours,
+and having the C allocator give freed memory back during a long answer."""
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import ctypes.util
 import os
 import sys
 
@@ -39,3 +42,25 @@ def keep_native_stderr_apart() -> None:
         return
     sys.stderr = open(real, "w", encoding=sys.stderr.encoding or "utf-8", errors="backslashreplace",
                       buffering=1, closefd=True)
+
+
+def _load_malloc_trim():
+    """glibc's malloc_trim, or None (another C library, or none found)."""
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        trim = libc.malloc_trim
+    except (OSError, AttributeError):
+        return None
+    trim.argtypes, trim.restype = [ctypes.c_size_t], ctypes.c_int
+    return trim
+
+
+_malloc_trim = _load_malloc_trim()
+
+
+def give_back_free_memory() -> None:
+    """Return memory freed by a decode to the system (glibc keeps it otherwise, in pieces spread over
+    its per-thread arenas, and the resident size creeps up over a long answer). A few milliseconds;
+    called between utterances, never from an audio callback. Does nothing where glibc is not used."""
+    if _malloc_trim is not None:
+        _malloc_trim(0)

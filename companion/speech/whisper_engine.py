@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from companion.events import SAMPLE_RATE, AudioChunk, Partial, SpeechEvent, Transcript, Word
+from companion.native import give_back_free_memory
 from companion.speech.base import Recognizer, SpeechEngine, join_words
 from companion.textnorm import normalize_words
 from companion.vad import EnergyVad
@@ -244,6 +245,7 @@ class WhisperEngine(SpeechEngine):
                 text = w.word.strip()
                 if text:
                     words.append(Word(text, float(w.start), float(w.end), float(w.probability)))
+        give_back_free_memory()
         return words
 
     def transcribe(self, samples: np.ndarray, chunk_seconds: float = 0.5) -> list[Transcript]:
