@@ -856,8 +856,9 @@ HOW_MEASURED = [
     "PulseAudio server's speaker; the first run with an empty voice cache, later runs with it filled.",
     "- **Long answer** (`scripts/bench_long_reflection.py`, opt-in with `--only ...,long`): `companion reflect` on the "
     "private PulseAudio server with one answer of real speech (LibriVox clips and espeak-ng sentences with short pauses) "
-    "spoken into the virtual microphone in real time; memory sampled from /proc; growth is the least-squares slope after "
-    "the first minute.",
+    "spoken into the virtual microphone in real time; resident memory sampled from /proc every 2 s while the answer is "
+    "spoken and read as 30 s medians; growth is the least-squares slope of those medians after the first minute; the peak "
+    "is the process's VmHWM, whole run.",
     "- **Idle check**: busy CPU time of the whole machine from `/proc/stat` during the run, minus the CPU time of the "
     f"benchmarks' own processes; \"idle\" when other processes used under {IDLE_OTHER_CORES} cores on average.",
 ]
