@@ -1,7 +1,14 @@
-"""Settings from the config file (TOML), overridden by command-line options."""
+"""Settings from the config file (TOML), overridden by command-line options.
+
+A mistake in the file never stops a command over a setting it does not use: an unknown section or
+setting is a note naming it and the known ones, and a bad value is kept aside (the default is used)
+until a command that uses that setting asks for it (`Settings.check`). Grounding in a hard moment
+must not fail over a typo in the reflection's settings.
+"""
 
 from __future__ import annotations
 
+import difflib
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +27,7 @@ DEFAULT_PROMPTS = [
 class Settings:
     engine: str | None = None  # "vosk", "whisper" or None (choose automatically)
     model: str | None = None  # a path to a model folder
+    final_model: str = "same"  # "same" or "whisper-base": the model of an answer's final text and of imports
     input_device: str | None = None
     output_device: str | None = None
     voice: str = "en-us"
@@ -28,21 +36,37 @@ class Settings:
     silence: float = 4.0  # seconds of quiet that end an answer
     wait: float = 15.0  # seconds to wait for the first words before moving on
     prompts: list[str] = field(default_factory=lambda: list(DEFAULT_PROMPTS))
+    notes: list[str] = field(default_factory=list)  # unknown sections and settings, said once
+    problems: dict[str, CompanionError] = field(default_factory=dict)  # setting -> why its value is unusable
+
+    def check(self, *keys: str) -> Settings:
+        """Raise the problem of the first of `keys` (all settings if none) whose value is unusable."""
+        for key in keys or tuple(self.problems):
+            if key in self.problems:
+                raise self.problems[key]
+        return self
 
 
-_SECTIONS = {
-    "speech": {"engine": str, "model": str},
+SECTIONS = {
+    "speech": {"engine": str, "model": str, "final_model": str},
     "audio": {"input_device": str, "output_device": str},
     "voice": {"voice": str, "rate": int, "volume": float},
     "reflect": {"silence": float, "wait": float, "prompts": list},
 }
+SPEAKING = ("engine", "model", "input_device", "output_device", "voice", "rate", "volume")
+"""The settings every spoken command uses (engine, devices, voice)."""
+LISTENING = (*SPEAKING, "final_model", "silence", "wait")
+"""...and those of a command that records an answer."""
+ALL = tuple(key for keys in SECTIONS.values() for key in keys)
+
 _KIND_NAMES = {str: "text in quotes", int: "whole number", float: "number", list: "list of texts in quotes"}
 _RANGES = {"rate": (60, 300), "volume": (0, 1), "silence": (1, 60), "wait": (1, 600)}  # as the command-line options
-_CHOICES = {"engine": ("vosk", "whisper")}
+_CHOICES = {"engine": ("vosk", "whisper"), "final_model": ("same", "whisper-base")}
 
 
 def load(path: Path | None = None) -> Settings:
-    """Read the config file if there is one; unknown keys are an error that names them."""
+    """Read the config file if there is one. A file that cannot be read or parsed is an error;
+    inside it, unknown names become `notes` and bad values `problems` (see the module docstring)."""
     path = path or config_file()
     settings = Settings()
     if not path.exists():
@@ -57,30 +81,40 @@ def load(path: Path | None = None) -> Settings:
     except tomllib.TOMLDecodeError as e:
         raise CompanionError(f"the config file {path} is not valid TOML: {e}", "fix or remove it; README.md shows an example") from None
     for section, values in data.items():
-        known = _SECTIONS.get(section)
+        known = SECTIONS.get(section)
         if known is None or not isinstance(values, dict):
-            raise CompanionError(f"unknown section [{section}] in {path}", f"known sections: {', '.join(_SECTIONS)}")
+            settings.notes.append(f"the section [{section}] in {path} is not one Companion knows, so it is left out "
+                                  f"(known sections: {', '.join(SECTIONS)})")
+            continue
         for key, value in values.items():
             kind = known.get(key)
             if kind is None:
-                raise CompanionError(f"unknown setting '{key}' in [{section}] of {path}", f"known: {', '.join(known)}")
-            if kind is float and isinstance(value, int):
+                close = difflib.get_close_matches(key, list(ALL), n=1)
+                guess = f"; did you mean '{close[0]}'?" if close else ""
+                settings.notes.append(f"the setting '{key}' in [{section}] of {path} is not one Companion knows, so it "
+                                      f"is left out (known in [{section}]: {', '.join(known)}{guess})")
+                continue
+            if kind is float and isinstance(value, int) and not isinstance(value, bool):
                 value = float(value)
-            if (not isinstance(value, kind) or isinstance(value, bool)
-                    or (kind is list and not all(isinstance(p, str) for p in value))):
-                raise CompanionError(f"'{key}' in [{section}] of {path} should be a {_KIND_NAMES[kind]}", "see README.md for an example")
-            _check_value(key, value, section, path)
+            try:
+                _check_value(key, kind, value, section, path)
+            except CompanionError as e:
+                settings.problems[key] = e
+                continue
             setattr(settings, key, value)
     return settings
 
 
-def _check_value(key: str, value, section: str, path: Path) -> None:
-    """A value of the right type that is still not usable: out of range, an unknown choice, empty."""
+def _check_value(key: str, kind: type, value, section: str, path: Path) -> None:
+    """A value that is not usable: of the wrong type, out of range, an unknown choice, empty."""
     where = f"'{key}' in [{section}] of {path}"
+    if (not isinstance(value, kind) or isinstance(value, bool)
+            or (kind is list and not all(isinstance(p, str) for p in value))):
+        raise CompanionError(f"{where} should be a {_KIND_NAMES[kind]}", "see README.md for an example")
     if key in _RANGES:
         low, high = _RANGES[key]
         if not low <= value <= high:
-            raise CompanionError(f"{where} is {value}, outside {low} to {high}", f"set a value from {low} to {high}")
+            raise CompanionError(f"{where} is {value:g}, outside {low} to {high}", f"set a value from {low} to {high}")
     if key in _CHOICES and value not in _CHOICES[key]:
         raise CompanionError(f"{where} is '{value}', not one of {', '.join(_CHOICES[key])}", f"use {' or '.join(_CHOICES[key])}, or leave it out")
     if key == "prompts" and not [p for p in value if p.strip()]:
@@ -88,8 +122,10 @@ def _check_value(key: str, value, section: str, path: Path) -> None:
 
 
 def merged(settings: Settings, **overrides) -> Settings:
-    """Settings with every option that was given on the command line applied."""
+    """Settings with every option that was given on the command line applied (a given option
+    also sets aside a problem with the same setting in the file)."""
     for key, value in overrides.items():
         if value is not None and value != ():
             setattr(settings, key, list(value) if isinstance(value, tuple) else value)
+            settings.problems.pop(key, None)
     return settings

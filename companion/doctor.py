@@ -32,11 +32,14 @@ def _devices(settings: Settings) -> list[Check]:
 
 
 def _voice(settings: Settings) -> Check:
-    from companion.voice import Voice, VoiceSettings
+    from companion.voice.espeak import Voice, VoiceSettings
 
     try:
         voice = Voice(VoiceSettings(settings.voice, settings.rate, settings.volume))
         samples, rate = voice.render("Hello.")
+        note = voice.language_note()
+        if note:
+            return Check("voice", False, note, "choose an English voice with --voice or [voice] voice")
         return Check("voice", True, f"{settings.voice} at {settings.rate} words a minute ({len(voice.voices())} voices available)")
     except CompanionError as e:
         return Check("voice", False, e.message, e.hint)
@@ -54,7 +57,7 @@ def _speech(settings: Settings) -> Check:
 
 
 def _database() -> Check:
-    from companion.storage import Store
+    from companion.store.database import Store
 
     try:
         with Store.open() as store:
@@ -64,5 +67,15 @@ def _database() -> Check:
         return Check("database", False, e.message, e.hint)
 
 
+def _config(settings: Settings) -> list[Check]:
+    """The config file: fine, or each setting whose value is set aside (its default is used)."""
+    path = paths.config_file()
+    if not settings.problems:
+        left_out = f"; {len(settings.notes)} unknown name(s) left out" if settings.notes else ""
+        return [Check("config", True, (str(path) if path.exists() else "no config file (the defaults)") + left_out)]
+    return [Check("config", False, f"{problem.message} (the default is used meanwhile)", problem.hint)
+            for problem in settings.problems.values()]
+
+
 def run_checks(settings: Settings) -> list[Check]:
-    return [*_devices(settings), _voice(settings), _speech(settings), _database()]
+    return [*_config(settings), *_devices(settings), _voice(settings), _speech(settings), _database()]

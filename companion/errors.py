@@ -37,3 +37,9 @@ class PassphraseError(CompanionError):
     """The data is encrypted and the passphrase is missing or not the right one."""
 
     exit_code = 7
+
+
+class Stopped(CompanionError):
+    """The person stopped Companion (Ctrl-C); shown as a calm line of its own, not as an error."""
+
+    exit_code = 130

@@ -14,8 +14,7 @@ TESTS_DIR = Path(__file__).resolve().parent
 if str(TESTS_DIR) not in sys.path:  # so `import speech_fixtures` works everywhere
     sys.path.insert(0, str(TESTS_DIR))
 
-from companion.virtual_audio import VirtualAudio  # noqa: E402
-
+from companion.harness.virtual_audio import VirtualAudio  # noqa: E402
 
 _real_connect = socket.socket.connect
 

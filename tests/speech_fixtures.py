@@ -43,15 +43,16 @@ def librivox_utterances() -> list[tuple[Path, str]]:
     return out
 
 
-def espeak_wav(text: str, out: Path, voice: str = "en-us", speed: int = 150) -> Path:
-    """Synthesise `text` with espeak-ng into the WAV file `out` (22050 Hz mono)."""
+def espeak_wav(text: str, out: Path, voice: str = "en-us", speed: int = 150, ssml: bool = False) -> Path:
+    """Synthesise `text` with espeak-ng into the WAV file `out` (22050 Hz mono); `ssml`: `text` is
+    SSML (`<break time="600ms"/>` for a pause)."""
     exe = shutil.which("espeak-ng")
     if exe is None:
         raise FileNotFoundError("espeak-ng is not installed (run scripts/test.sh)")
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     res = subprocess.run(
-        [exe, "-v", voice, "-s", str(speed), "-w", str(out), "--", text],
+        [exe, "-v", voice, "-s", str(speed), *(["-m"] if ssml else []), "-w", str(out), "--", text],
         capture_output=True,
         text=True,
         timeout=60,

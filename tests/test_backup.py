@@ -10,11 +10,11 @@ import subprocess
 import sys
 import time
 
-from companion.storage import Store
+from companion.store.database import Store
 
 WRITER = """
 import sys, time
-from companion.storage import Store
+from companion.store.database import Store
 store = Store.open()
 deadline = time.monotonic() + float(sys.argv[1])
 n = 0

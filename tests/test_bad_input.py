@@ -1,4 +1,4 @@
-"""Bad input, all of it (issue 5): every kind a person can give Companion, tried with the real `companion`
+"""Bad input, all of it: every kind a person can give Companion, tried with the real `companion`
 command, and answered with one clear line and a hint, a non-zero exit, no traceback, and nothing stored lost.
 
 docs/bad-input.md lists each case with what the person sees; the cases already covered elsewhere
@@ -20,8 +20,8 @@ from pathlib import Path
 import pytest
 from speech_fixtures import espeak_wav, librivox_utterances
 
-from companion.drive import drive_command
-from companion.storage import Store
+from companion.harness.drive import drive_command
+from companion.store.database import Store
 from companion.textnorm import normalize_words, word_error_rate
 
 FAST = ["--silence", "2", "--wait", "8"]
@@ -352,8 +352,32 @@ def test_a_practice_file_that_is_not_utf8(companion_home):
 @pytest.mark.parametrize("content, phrases", [
     (b"[voice\nrate = 130\n", ["is not valid TOML", "Expected ']'"]),
     ('[voice]\nvoice = "en-gb"\n# café\n'.encode("latin-1"), ["is not UTF-8 text", "byte 0xe9"]),
-    (b"[colour]\nscheme = 'dark'\n", ["unknown section [colour]", "known sections: speech, audio, voice, reflect"]),
-    (b"[voice]\nspeed = 130\n", ["unknown setting 'speed' in [voice]", "known: voice, rate, volume"]),
+])  # fmt: skip
+def test_a_config_file_that_cannot_be_read_as_toml(companion_home, content, phrases):
+    config = companion_home / "config.toml"
+    config.write_bytes(content)
+    message = assert_clear_error(companion("models"), 1, *phrases)
+    assert str(config) in message
+    assert config.read_bytes() == content  # never rewritten
+
+
+@pytest.mark.parametrize("content, phrases", [
+    (b"[colour]\nscheme = 'dark'\n", ["the section [colour]", "known sections: speech, audio, voice, reflect"]),
+    (b"[voice]\nspeed = 130\n", ["the setting 'speed' in [voice]", "known in [voice]: voice, rate, volume"]),
+])  # fmt: skip
+def test_an_unknown_name_in_the_config_file_is_a_note(companion_home, content, phrases):
+    config = companion_home / "config.toml"
+    config.write_bytes(content)
+    result = companion("models")
+    stdout, stderr = text_of(result)
+    assert result.returncode == 0 and "In use: whisper" in stdout, stderr
+    assert stderr.startswith("Note: ") and stderr.count("\n") == 1 and str(config) in stderr, stderr
+    for phrase in phrases:
+        assert phrase in stderr, stderr
+    assert config.read_bytes() == content
+
+
+@pytest.mark.parametrize("content, phrases", [
     (b"[voice]\nrate = 'fast'\n", ["'rate' in [voice]", "should be a whole number"]),
     (b"[voice]\nrate = 5000\n", ["'rate' in [voice]", "is 5000, outside 60 to 300"]),
     (b"[voice]\nvolume = 3.5\n", ["'volume' in [voice]", "outside 0 to 1"]),
@@ -361,11 +385,12 @@ def test_a_practice_file_that_is_not_utf8(companion_home):
     (b"[reflect]\nprompts = []\n", ["'prompts' in [reflect]", "holds no question"]),
     (b"[reflect]\nprompts = 'What felt important?'\n", ["'prompts' in [reflect]", "should be a list of texts"]),
 ])  # fmt: skip
-def test_a_config_file_with_a_mistake(companion_home, content, phrases):
+def test_a_bad_value_in_the_config_file_stops_only_the_commands_that_use_it(companion_home, content, phrases):
     config = companion_home / "config.toml"
     config.write_bytes(content)
-    message = assert_clear_error(companion("models"), 1, *phrases)
+    message = assert_clear_error(companion("reflect"), 1, *phrases)  # reflect uses every setting
     assert str(config) in message
+    assert companion("models").returncode == 0  # models uses only the speech settings
     assert config.read_bytes() == content  # never rewritten
 
 
@@ -416,7 +441,7 @@ def test_typed_text_that_is_not_utf8(companion_home, tmp_path):
 
 
 def test_very_long_text(companion_home, tmp_path):
-    from companion.cli_options import MAX_TEXT_CHARS
+    from companion.cli.options import MAX_TEXT_CHARS
 
     assert companion("ripple", "--text", "kept before").returncode == 0
     long_text = ("I noticed my breathing slowed on the stairs and my shoulders let go a little. " * 2000)[:MAX_TEXT_CHARS].strip()
@@ -458,11 +483,11 @@ def test_ids_dates_and_options_that_make_no_sense(companion_home):
     assert shown.returncode == 0 and b"kept before" in shown.stdout
     assert_clear_error(companion("export", "--since", "last week"), 1, "'last week' is not a date", "2026-11-24")
     assert_clear_error(companion("search", "kept", "--until", "2026-13-01"), 1, "'2026-13-01' is not a date")
-    assert_clear_error(companion("list", "--kind", "dream"), 2, "Invalid value for '--kind'", "`companion list --help`")
-    assert_clear_error(companion("search", "kept", "--limit", "0"), 2, "Invalid value for '--limit'")
-    assert_clear_error(companion("show"), 2, "Missing argument 'ENTRY_ID'", "`companion show --help`")
+    assert_clear_error(companion("list", "--kind", "dream"), 2, "--kind takes reflection, ripple or checkin, not 'dream'", "`companion list --help`")
+    assert_clear_error(companion("search", "kept", "--limit", "0"), 2, "--limit takes from 1 to 500 results, not 0")
+    assert_clear_error(companion("show"), 2, "this command needs an entry id", "`companion show --help`")
     assert_clear_error(companion("lst"), 2, "No such command 'lst'", "`companion --help` lists the commands")
-    assert_clear_error(companion("reflect", "--rate", "5000"), 2, "Invalid value for '--rate'")
+    assert_clear_error(companion("reflect", "--rate", "5000"), 2, "--rate takes from 60 to 300 words a minute, not 5000")
     assert [e["text"] for e in entries()] == ["kept before"]
 
 

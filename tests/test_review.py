@@ -6,10 +6,25 @@ import click
 import pytest
 
 from companion.errors import CompanionError
-from companion.replay import current_word, highlighted, start_time
-from companion.review import Digest, build_digest, digest_sentences, practices_done, review_items
-from companion.sessions import group_by_session, group_by_week, week_start
-from companion.storage import Store
+from companion.review.digest import (
+    Digest,
+    build_digest,
+    digest_sentences,
+    practices_done,
+    review_items,
+    states_sentence,
+)
+from companion.review.periods import group_by_session, group_by_week, week_start
+from companion.review.replay import (
+    corrected_words,
+    current_word,
+    highlighted,
+    start_time,
+    window,
+    words_to_show,
+    wrap_words,
+)
+from companion.store.database import Store
 
 WORDS = [{"word": "I", "start": 0.2, "end": 0.4}, {"word": "felt", "start": 0.4, "end": 0.8},
          {"word": "heard", "start": 0.9, "end": 1.4}, {"word": "today.", "start": 1.5, "end": 2.0}]  # fmt: skip
@@ -28,7 +43,7 @@ def test_digest_counts_plainly():
     assert digest.practices == ["Five senses", "Breathing"]
     assert digest_sentences(digest) == [
         "Since your session on Thursday 19 November 2026, you kept 2 reflection answers, one ripple and one body check-in.",
-        "The body states you named most: tired and calm.",
+        "You named tired most often, and also calm.",
         "Practices you did: Five senses and Breathing.",
     ]
 
@@ -45,10 +60,34 @@ def test_items_are_the_digest_then_each_answer_question_first():
                entry(2, "ripple", "2026-11-21T10:00:00+00:00", "a breath"),
                entry(3, "reflection", "2026-11-22T10:00:00+00:00", "", "What do I want to notice?")]
     items = review_items(build_digest(entries, [], [], None, None), entries)
-    assert len(items) == 3 and items[0].entry is None and items[0].spoken.startswith("So far, you kept")
+    assert len(items) == 4 and items[0].entry is None and items[0].spoken.startswith("So far, you kept")
     assert items[1].spoken == "What felt important today? You said: Talking about my sister."
     assert items[1].shown.endswith("— What felt important today?\n  Talking about my sister.")
     assert items[2].entry["id"] == 3 and "your voice is kept" in items[2].spoken
+    # then the ripples (and check-ins), briefly, as one item each
+    assert items[3].entry is None and items[3].shown.startswith("Ripples you noticed\n")
+    assert "Sat 21 Nov" in items[3].shown and items[3].spoken == "The ripples you noticed. On Saturday: a breath."
+
+
+def test_ripples_and_checkins_are_grouped_and_the_most_recent_read():
+    entries = [entry(i, "checkin", f"2026-11-{i:02d}T09:00:00+00:00", f"tired {i}") for i in range(1, 12)]
+    entries.append(entry(20, "ripple", "2026-11-20T10:00:00+00:00", "I took a deeper breath."))
+    items = review_items(build_digest(entries, [], [], None, None), entries)
+    assert [i.shown.splitlines()[0] for i in items[1:]] == ["Ripples you noticed", "Body check-ins"]
+    checkins = items[2]
+    assert "tired 11" in checkins.shown and "tired 3" not in checkins.shown  # the last eight
+    assert "and 3 earlier ones" in checkins.shown and checkins.spoken.endswith("And 3 earlier ones.")
+    assert items[1].spoken == "The ripples you noticed. On Friday: I took a deeper breath."
+
+
+@pytest.mark.parametrize("states, sentence", [
+    ([("calm", 1), ("heavy", 1), ("light", 1)], "The body states you named: calm, heavy and light."),
+    ([("tired", 1)], "The body state you named: tired."),
+    ([("tired", 3), ("calm", 1), ("open", 1)], "You named tired most often, and also calm and open."),
+    ([("tired", 2), ("tense", 2), ("calm", 1)], "You named tired and tense most often, and also calm."),
+])  # fmt: skip
+def test_most_is_said_only_when_some_state_was_named_more_often(states, sentence):
+    assert states_sentence(states) == sentence
 
 
 def test_entries_are_grouped_after_the_session_before_them():
@@ -82,9 +121,30 @@ def test_the_word_being_said():
     line = highlighted(WORDS, 2)
     assert click.unstyle(line) == "I felt heard today."
     assert click.style("heard", reverse=True, bold=True) in line
+
+
+def test_a_replay_shows_the_whole_answer_wrapped_with_the_word_lit_in_place():
     many = [{"word": f"word{i}", "start": i, "end": i + 0.5} for i in range(40)]
-    window = click.unstyle(highlighted(many, 20, width=40))
-    assert len(window) <= 40 and "word20" in window and "word0 " not in window
+    lines = wrap_words(many, 40)
+    assert all(len(" ".join(many[i]["word"] for i in line)) <= 40 for line in lines)
+    assert [i for line in lines for i in line] == list(range(40))  # every word, in order, none cut
+    assert window(lines, 20, height=100) == (0, len(lines))  # all of it when it fits
+    first, end = window(lines, 39, height=3)
+    assert end - first == 3 and 39 in lines[end - 1]
+    shown = [click.unstyle(highlighted(many, 20, line)) for line in lines]
+    assert " ".join(shown) == " ".join(w["word"] for w in many)
+
+
+def test_a_corrected_answer_plays_with_its_corrected_words_on_the_recording_times():
+    recognised = [{"word": w, "start": i * 0.5, "end": i * 0.5 + 0.4} for i, w in enumerate("I felt hurt by my sister".split())]
+    words = corrected_words(recognised, "I felt heard by my sister today")
+    assert [w["word"] for w in words] == "I felt heard by my sister today".split()
+    assert words[0]["start"] == 0.0 and words[3]["start"] == 1.5 and words[5]["start"] == 2.5  # aligned words keep theirs
+    assert words[2]["start"] == 1.0 and words[2]["end"] == 1.4  # a changed word takes the time of the one it replaced
+    assert words[6]["start"] == words[5]["end"]  # an added word sits where it was added
+    entry = {"words": recognised, "text": "I felt heard by my sister today", "original_text": "I felt hurt by my sister"}
+    assert [w["word"] for w in words_to_show(entry)][2] == "heard"
+    assert words_to_show({"words": recognised, "text": "I felt hurt by my sister", "original_text": None}) == recognised
 
 
 def test_practices_done_reads_the_practice_runs(tmp_path, monkeypatch):

@@ -17,10 +17,11 @@ from scipy.signal import correlate, resample_poly
 from speech_fixtures import espeak_wav
 from test_notice_e2e import drive_command
 
-from companion.importer import import_recording
-from companion.notice import save_checkin
+from companion.notice.flow import save_checkin
+from companion.reflect.importer import import_recording
 from companion.speech import models
-from companion.storage import Store
+from companion.store.database import Store
+from companion.textnorm import normalize_words
 
 pytestmark = pytest.mark.audio
 
@@ -50,25 +51,29 @@ def fill(tmp_path: Path, whisper) -> list[int]:
 
 
 def test_review_is_spoken_and_moved_by_next_and_stop(virtual_audio, companion_env, tmp_path, whisper):
-    fill(tmp_path, whisper)
+    ids = fill(tmp_path, whisper)
+    with Store.open() as store:
+        first_said = store.get_entry(ids[0])["text"]  # as Whisper heard it ("talking about my sister")
     next_wav = espeak_wav("Next.", tmp_path / "next.wav")
     stop_wav = espeak_wav("Stop.", tmp_path / "stop.wav")
     play_wav = espeak_wav("Play my voice.", tmp_path / "play.wav")
     recording = virtual_audio.record_speaker(tmp_path / "speaker.wav")
     # a long --pause: only the spoken commands can move the review on in time
-    steps = [("Since your session", next_wav, 5.0), ("(1/2)", play_wav), ("(your voice)", next_wav, 4.0),
-             ("(2/2)", stop_wav)]
+    steps = [("Since your session", next_wav, 5.0), ("(1/3)", play_wav), ("(your voice)", next_wav, 4.0),
+             ("(2/3)", stop_wav)]
     run = drive_command(virtual_audio, ["review", "--pause", "40"], steps, companion_env, pause_before=1.0, timeout=110)
     speaker = recording.stop()
     assert run.returncode == 0, (run.stdout, run.stderr, run.marks, run.played)
     assert "Traceback" not in run.stderr
     out = run.stdout
     assert "you kept 2 reflection answers and one body check-in" in out
-    assert "The body states you named most: calm and tired." in out
-    assert out.index("(1/2) ") < out.index("(2/2) ") < out.index("Stopping here. Everything stays saved.")
-    assert "Talking about my sister" in out and "That is everything for now" not in out
+    assert "The body states you named: calm and tired." in out
+    assert out.index("(1/3) ") < out.index("(2/3) ") < out.index("Stopping here. Everything stays saved.")
+    assert "sister" in first_said.lower(), first_said
+    assert " ".join(normalize_words(first_said)) in " ".join(normalize_words(out)), (first_said, out)
+    assert "That is everything for now" not in out
     # each "next" moved on within seconds (not after the 40 s pause)
-    for marker, following in (("Since your session", "(1/2)"), ("(1/2)", "(2/2)")):
+    for marker, following in (("Since your session", "(1/3)"), ("(1/3)", "(2/3)")):
         assert run.marks[following][0] - run.marks[marker][0] < 25, (marker, following)
     # the digest was read aloud: Companion's voice on the speaker before the first "next" was played
     samples, rate = sf.read(str(speaker), dtype="float32")
@@ -93,7 +98,7 @@ def test_review_print_shows_without_speaking(companion_home, tmp_path, whisper):
     result = subprocess.run([sys.executable, "-m", "companion", "review", "--print"], capture_output=True,
                             text=True, env=dict(os.environ), timeout=60)
     assert result.returncode == 0, result.stderr
-    assert "— What felt important today?" in result.stdout and "(2/2)" in result.stdout
+    assert "— What felt important today?" in result.stdout and "(2/3)" in result.stdout and "(3/3) Body check-ins" in result.stdout
     assert "body check-in" in result.stdout
 
 

@@ -10,11 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from companion import migrations
 from companion.errors import StorageError
 from companion.events import Word
-from companion.export import export_json, export_markdown
-from companion.storage import Store, now_iso, to_iso
+from companion.review.export import export_json, export_markdown
+from companion.store import migrations
+from companion.store.database import Store
+from companion.store.queries import now_iso, to_iso
+from companion.store.restore import restore_export
 
 
 @pytest.fixture
@@ -382,4 +384,4 @@ def test_restore_refuses_a_store_with_data(store):
     _fill(store)
     data = export_json(store)
     with pytest.raises(StorageError, match="empty data folder"):
-        store.restore(data)
+        restore_export(store, data)

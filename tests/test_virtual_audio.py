@@ -1,4 +1,4 @@
-"""Real-audio tests of the private PulseAudio server (companion.virtual_audio)."""
+"""Real-audio tests of the private PulseAudio server (companion.harness.virtual_audio)."""
 
 from __future__ import annotations
 
@@ -13,9 +13,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
+from speech_fixtures import (
+    active_span,
+    espeak_wav,
+    librivox_utterances,
+    rms,
+    silence_padded,
+)
 
-from companion.virtual_audio import VirtualAudio, has_real_input_device
-from speech_fixtures import active_span, espeak_wav, librivox_utterances, rms, silence_padded
+from companion.harness.virtual_audio import VirtualAudio, has_real_input_device
 
 pytestmark = pytest.mark.audio
 
@@ -175,7 +181,7 @@ def test_server_dies_with_its_parent(tmp_path: Path):
     """Even a SIGKILLed owner leaves no pulseaudio behind."""
     code = (
         "import os, signal, sys; from pathlib import Path; "
-        "from companion.virtual_audio import VirtualAudio; "
+        "from companion.harness.virtual_audio import VirtualAudio; "
         f"va = VirtualAudio(Path({str(tmp_path / 'va')!r})).start(); "
         "print(va._proc.pid, flush=True); os.kill(os.getpid(), signal.SIGKILL)"
     )

@@ -16,7 +16,8 @@ from companion.events import SAMPLE_RATE, AudioChunk
 class Microphone:
     """Opens the input device at its native rate and yields 16 kHz mono `AudioChunk`s."""
 
-    def __init__(self, device: str | int | None = None, block_seconds: float = 0.05, rate: int | None = None) -> None:
+    def __init__(self, device: str | int | None = None, block_seconds: float = 0.05, rate: int | None = None,
+                 latency: str | float = "high") -> None:
         self.index = devices.resolve(device, "input")
         info = devices.describe(self.index)
         self.name = info["name"]
@@ -27,6 +28,7 @@ class Microphone:
         self._resampler = StreamResampler(self.rate, SAMPLE_RATE)
         self._position = 0.0
         self._stream = None
+        self._latency = latency  # "low" where a spoken command must be acted on at once
         self.overflows = 0
 
     def _callback(self, indata, frames, time_info, status) -> None:
@@ -39,7 +41,7 @@ class Microphone:
 
         self._stream = devices.start_stream(
             lambda: sd.InputStream(device=self.index, samplerate=self.rate, channels=self.channels, dtype="float32",
-                                   blocksize=self._block, callback=self._callback),
+                                   blocksize=self._block, latency=self._latency, callback=self._callback),
             "microphone", self.name, "--input-device")
         return self
 

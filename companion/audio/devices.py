@@ -6,8 +6,7 @@ import ctypes
 import ctypes.util
 
 from companion.errors import DeviceError
-from companion.native import quiet_native_stderr
-
+from companion.native_libs import quiet_native_stderr
 
 _ALSA_HANDLER = None
 

@@ -21,9 +21,10 @@ from pathlib import Path
 
 import numpy as np
 
-from companion import crypto, paths
+from companion import paths
 from companion.errors import InputFileError
 from companion.events import SAMPLE_RATE
+from companion.store import crypto, sealed
 
 WAV_HEADER_SIZE = 44
 
@@ -56,14 +57,14 @@ def sealing_keys(path: Path) -> crypto.Keys | None:
 
 
 def is_encrypted(path: Path) -> bool:
-    return crypto.is_sealed(path)
+    return sealed.is_sealed(path)
 
 
 def read_samples(path: Path) -> tuple[np.ndarray, int]:
     """Mono float32 samples of a stored recording and their rate."""
-    if crypto.is_sealed(path):
-        header, data, _ = crypto.read_sealed(path)
-        if header.kind == crypto.KIND_PCM16:
+    if sealed.is_sealed(path):
+        header, data, _ = sealed.read_sealed(path)
+        if header.kind == sealed.KIND_PCM16:
             return pcm_to_float(data), header.rate
         return _decode(io.BytesIO(data), path)
     return _decode(str(path), path)
@@ -90,9 +91,9 @@ def _decode(source, path: Path) -> tuple[np.ndarray, int]:
 
 def playable_bytes(path: Path) -> bytes:
     """The recording as a file a player reads: a WAV for Companion's recordings, else the file as imported."""
-    if crypto.is_sealed(path):
-        header, data, _ = crypto.read_sealed(path)
-        if header.kind == crypto.KIND_PCM16:
+    if sealed.is_sealed(path):
+        header, data, _ = sealed.read_sealed(path)
+        if header.kind == sealed.KIND_PCM16:
             return wav_header(len(data) // 2, header.rate) + data
         return data
     return Path(path).read_bytes()
@@ -102,9 +103,9 @@ def read_growing(path: Path) -> np.ndarray:
     """The 16 kHz samples of a recording written by GrowingWav that a crash cut short, by what reached
     the disk (a plain WAV's header may lag its data by up to a second; an encrypted one keeps every
     complete chunk)."""
-    if crypto.is_sealed(path):
-        header, data, _ = crypto.read_sealed(path)
-        if header.kind == crypto.KIND_FILE:  # a plain growing WAV that `companion encrypt` sealed whole
+    if sealed.is_sealed(path):
+        header, data, _ = sealed.read_sealed(path)
+        if header.kind == sealed.KIND_FILE:  # a plain growing WAV that `companion encrypt` sealed whole
             data = data[WAV_HEADER_SIZE:]
         return pcm_to_float(data)
     return pcm_to_float(Path(path).read_bytes()[WAV_HEADER_SIZE:])
@@ -113,10 +114,10 @@ def read_growing(path: Path) -> np.ndarray:
 def repair(path: Path) -> int:
     """After a crash: make a cut-short recording end cleanly (a plain WAV's header rewritten to its
     size; an encrypted one trimmed to its last complete chunk). Returns the frames it holds."""
-    if crypto.is_sealed(path):
-        kept = crypto.trim_sealed(path)
-        header = crypto.SealedHeader.unpack(Path(path).read_bytes()[: crypto.SEAL_HEADER_SIZE], path)
-        return (kept - (WAV_HEADER_SIZE if header.kind == crypto.KIND_FILE else 0)) // 2
+    if sealed.is_sealed(path):
+        kept = sealed.trim_sealed(path)
+        header = sealed.SealedHeader.unpack(Path(path).read_bytes()[: sealed.SEAL_HEADER_SIZE], path)
+        return (kept - (WAV_HEADER_SIZE if header.kind == sealed.KIND_FILE else 0)) // 2
     frames = max(0, (Path(path).stat().st_size - WAV_HEADER_SIZE) // 2)
     with open(path, "r+b") as f:
         f.write(wav_header(frames))
@@ -127,19 +128,19 @@ def copy_in(source: Path, target: Path) -> None:
     """Copy a recording into the data folder: encrypted there when encryption is on (an encrypted
     source is opened with the passphrase), otherwise as it is. The copy is private (0600)."""
     keys = sealing_keys(target)
-    if keys is None and not crypto.is_sealed(source):
+    if keys is None and not sealed.is_sealed(source):
         shutil.copyfile(source, target)
         paths.make_private(target)
         return
-    if crypto.is_sealed(source):
-        header, data, _ = crypto.read_sealed(source, keys)
+    if sealed.is_sealed(source):
+        header, data, _ = sealed.read_sealed(source, keys)
         kind, rate = header.kind, header.rate
     else:
-        data, kind, rate = Path(source).read_bytes(), crypto.KIND_FILE, 0
+        data, kind, rate = Path(source).read_bytes(), sealed.KIND_FILE, 0
     if keys is not None:
-        crypto.write_sealed(target, keys, kind, data, rate)
+        sealed.write_sealed(target, keys, kind, data, rate)
         return
-    if kind == crypto.KIND_PCM16:
+    if kind == sealed.KIND_PCM16:
         data = wav_header(len(data) // 2, rate) + data
     fd = os.open(target, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "wb") as f:

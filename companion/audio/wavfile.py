@@ -12,10 +12,10 @@ from pathlib import Path
 
 import numpy as np
 
-from companion import crypto
 from companion.audio import files
 from companion.events import SAMPLE_RATE
 from companion.paths import make_private
+from companion.store import crypto, sealed
 
 AUTO = "auto"
 
@@ -36,10 +36,10 @@ class GrowingWav:
         self.frames = 0
         if keys == AUTO:
             keys = files.sealing_keys(path)
-        self._sealed: crypto.SealedWriter | None = None
+        self._sealed: sealed.SealedWriter | None = None
         if keys is not None:
             chunk = max(1, self._sync_every) * 2
-            self._sealed = crypto.SealedWriter(path, keys, crypto.KIND_PCM16, rate, chunk)
+            self._sealed = sealed.SealedWriter(path, keys, sealed.KIND_PCM16, rate, chunk)
             return
         fd = os.open(path, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600)
         self._file = os.fdopen(fd, "wb")
@@ -111,3 +111,17 @@ class GrowingWav:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def join_recordings(first: Path, second: Path, target: Path, gap: float = 0.4) -> float:
+    """Write `first`, a short quiet, then `second` into a new recording at `target` (encrypted like
+    any recording when encryption is on); returns where `second` begins in it, in seconds."""
+    a, rate = files.read_samples(first)
+    b, rate_b = files.read_samples(second)
+    if rate != SAMPLE_RATE or rate_b != SAMPLE_RATE:
+        raise ValueError("only Companion's own 16 kHz recordings are joined")
+    with GrowingWav(target) as wav:
+        wav.write(a)
+        wav.write(np.zeros(int(gap * SAMPLE_RATE), np.float32))
+        wav.write(b)
+    return len(a) / SAMPLE_RATE + gap

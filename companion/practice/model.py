@@ -198,17 +198,6 @@ def with_cycles(practice: Practice, cycles: int) -> Practice:
     return replace(practice, steps=tuple(replace(s, cycles=cycles) if isinstance(s, Breathe) else s for s in practice.steps))
 
 
-def with_minutes(practice: Practice, minutes: float) -> Practice:
-    """Breathing steps given as many cycles as fit, so the whole practice lasts about `minutes`."""
-    from companion.practice.timing import cycles_for_minutes
-
-    if not 0.5 <= minutes <= 60:
-        raise CompanionError(f"{minutes:g} minutes is outside 0.5 to 60", "try --minutes 3")
-    counts = cycles_for_minutes(practice, minutes)
-    it = iter(counts)
-    return replace(practice, steps=tuple(replace(s, cycles=next(it)) if isinstance(s, Breathe) else s for s in practice.steps))
-
-
 def builtin_dir():
     return resources.files("companion") / "data" / "practices"
 

@@ -1,35 +1,12 @@
-"""Practice runs kept for review: the `practice_runs` table (migration 2), writing runs, and export."""
+"""Practice runs kept for review: writing runs to the `practice_runs` table, reading them, and export."""
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
 
-from sqlite_utils import Database
-
-from companion.storage import Store, now_iso
-
-_SCHEMA_2 = """
-CREATE TABLE practice_runs (
-    id INTEGER PRIMARY KEY,
-    practice TEXT NOT NULL,
-    title TEXT,
-    started_at TEXT NOT NULL,
-    ended_at TEXT,
-    duration REAL,
-    outcome TEXT NOT NULL DEFAULT 'running' CHECK (outcome IN ('running', 'finished', 'stopped')),
-    commands TEXT NOT NULL DEFAULT '[]',
-    mode TEXT,
-    engine TEXT
-);
-CREATE INDEX practice_runs_started_at ON practice_runs(started_at);
-"""
-
-
-def create_practice_runs(db: Database) -> None:
-    """Migration 2: a table of guided practice runs."""
-    for statement in filter(str.strip, _SCHEMA_2.split(";")):
-        db.execute(statement)  # one by one: executescript would commit the migration's transaction
+from companion.store.database import Store
+from companion.store.queries import now_iso
 
 
 @dataclass
@@ -60,6 +37,11 @@ def finish_run(store: Store, run_id: int, record: RunRecord, finished: bool, dur
         "ended_at": now_iso(), "duration": round(duration, 2), "outcome": "finished" if finished else "stopped",
         "commands": json.dumps(commands, ensure_ascii=False),
     })
+
+
+def count_runs(store: Store) -> int:
+    """How many practices were begun so far."""
+    return store.db.execute("SELECT count(*) FROM practice_runs").fetchone()[0]
 
 
 def _run_dict(row: dict) -> dict:

@@ -20,12 +20,12 @@ from typing import Callable, TextIO
 import numpy as np
 
 from companion.audio.playback import Clip, Speaker
+from companion.conversation.commands import CommandHeard
 from companion.events import Transcript
-from companion.listen import CommandHeard
 from companion.practice import timing, tones
 from companion.practice.model import Breathe, Pause, Practice, Say
 from companion.practice.records import HeardCommand
-from companion.voice import Voice
+from companion.voice.espeak import Voice
 
 PRACTICE_COMMANDS: dict[str, list[str]] = {
     "pause": ["pause"],
@@ -99,11 +99,15 @@ class GuidedRun:
     """Runs one practice. `commands` is filled by a listener (or stays empty without one)."""
 
     def __init__(self, practice: Practice, speaker: Speaker, voice: Voice, mode: str = "both",
-                 say: Callable[[str], None] = lambda text: None, timing_log: Path | None = None) -> None:
+                 say: Callable[[str], None] = lambda text: None, timing_log: Path | None = None,
+                 status: Callable[[str], None] = lambda text: None) -> None:
         if mode not in timing.MODES:
             raise ValueError(f"unknown mode {mode!r}")
         self.practice, self.speaker, self.voice, self.mode = practice, speaker, voice, mode
         self.show = say
+        self.status = status  # the breath under way, as one calm line ("Breathing in · breath 2 of 6")
+        self._breath: tuple[int, Breathe, int] | None = None  # (start frame, step, cycle) of the breath queued
+        self._shown_phase: tuple[int, int] | None = None
         self.commands: queue.Queue[CommandHeard] = queue.Queue()
         self.heard: list[HeardCommand] = []
         self.log = TimingLog(timing_log)
@@ -156,11 +160,26 @@ class GuidedRun:
     def _wait_until(self, frame: int) -> None:
         """Wait until the output clock reaches `frame`, acting on any command heard meanwhile."""
         while self.speaker.clock() < frame:
+            self._show_phase()
             try:
                 heard = self.commands.get(timeout=POLL)
             except queue.Empty:
                 continue
             self._act(heard)
+
+    def _show_phase(self) -> None:
+        """Update the status line when a phase of the breath under way begins to be heard."""
+        if self._breath is None:
+            return
+        start, step, cycle = self._breath
+        heard = self.speaker.clock() - self._frames(self.speaker.latency) - start
+        if heard < 0:
+            return
+        offsets = timing.phase_offsets(step)
+        index = max(i for i, offset in enumerate(offsets) if self._frames(offset) <= heard)
+        if self._shown_phase != (cycle, index):
+            self._shown_phase = (cycle, index)
+            self.status(timing.phase_status(step.phases[index], cycle, step.cycles))
 
     def note_decoded(self, transcript: Transcript, command: str | None) -> None:
         """For the timing log: an utterance the listener decoded (on the listener thread)."""
@@ -292,6 +311,7 @@ class GuidedRun:
             self._pending_acks.clear()
             self.log.write(t="breath", cycle=cycle, frame=self._cursor, seconds=step.cycle_seconds,
                            clock=self.speaker.clock(), mono=time.monotonic(), dac=getattr(self.speaker, "dac_time", None))
+            self._breath = (self._cursor, step, cycle)
             for cue in timing.breath_cues(step, cycle, self.mode, self.practice.voice_cycles):
                 if cue.kind == "voice":
                     self._last_line = cue.sound
@@ -305,6 +325,9 @@ class GuidedRun:
             self._cursor += self._frames(step.cycle_seconds)
             cycle += 1
         self._upcoming = None
+        self._breath = None
+        self._shown_phase = None
+        self.status("")
 
     def run(self) -> RunResult:
         """Guide the practice to its end, or until "stop" or Ctrl-C; the closing line is always spoken."""

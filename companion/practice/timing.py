@@ -7,7 +7,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from companion.practice.model import MAX_PACE, MIN_PACE, Breathe, Pause, Practice, Say
+from companion.errors import CompanionError
+from companion.practice.model import (
+    MAX_PACE,
+    MIN_PACE,
+    Breathe,
+    Pause,
+    Phase,
+    Practice,
+    Say,
+)
 
 MODES = ("both", "voice", "tones")  # voice and tones, voice only, tones only
 DEFAULT_WORDS = {"inhale": "Breathe in", "hold": "Hold", "exhale": "And out"}
@@ -135,3 +144,46 @@ def first_gap(busy: list[tuple[int, int]], earliest: int, length: int, latest: i
             break  # fits before this one
         start = max(start, end + margin)
     return start if start + length + margin <= latest else None
+
+
+PHASE_WORDS = {"inhale": "Breathing in", "hold": "Holding", "exhale": "Breathing out"}
+
+
+def phase_status(phase: Phase, cycle: int, cycles: int) -> str:
+    """The breath under way, as the terminal shows it: "Breathing in · breath 2 of 6"."""
+    return f"{PHASE_WORDS[phase.kind]} · breath {cycle + 1} of {cycles}"
+
+
+def spoken_length(seconds: float) -> str:
+    """A practice's length as it is said: "half a minute", "a minute", "two minutes", "15 minutes"."""
+    halves = max(1, round(seconds / 30))
+    minutes, half = divmod(halves, 2)
+    numbers = ["", "a", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten"]
+    if minutes == 0:
+        return "half a minute"
+    count = numbers[minutes] if minutes < len(numbers) else str(minutes)
+    if half and minutes < 5:
+        return f"{count} minute{'s' if minutes > 1 else ''} and a half"
+    return "a minute" if minutes == 1 else f"{count} minutes"
+
+
+LENGTH = "{length}"
+"""In a practice's spoken lines, the length it will really last ("For {length}, there is nothing...")."""
+
+
+def with_spoken_length(practice: Practice) -> Practice:
+    """The practice with LENGTH in its lines replaced by how long it lasts as set (--minutes, --cycles)."""
+    if not any(isinstance(s, Say) and LENGTH in s.text for s in practice.steps):
+        return practice
+    said = spoken_length(practice_seconds(practice))
+    steps = tuple(Say(s.text.replace(LENGTH, said)) if isinstance(s, Say) else s for s in practice.steps)
+    return replace(practice, steps=steps)
+
+
+def with_minutes(practice: Practice, minutes: float) -> Practice:
+    """Breathing steps given as many cycles as fit, so the whole practice lasts about `minutes`."""
+    if not 0.5 <= minutes <= 60:
+        raise CompanionError(f"{minutes:g} minutes is outside 0.5 to 60", "try --minutes 3")
+    counts = cycles_for_minutes(practice, minutes)
+    it = iter(counts)
+    return replace(practice, steps=tuple(replace(s, cycles=next(it)) if isinstance(s, Breathe) else s for s in practice.steps))

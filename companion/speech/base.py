@@ -6,7 +6,8 @@ from abc import ABC, abstractmethod
 
 import numpy as np
 
-from companion.events import SAMPLE_RATE, AudioChunk, SpeechEvent, Transcript, Word
+from companion.events import SAMPLE_RATE, AudioChunk, SpeechEvent, Transcript
+from companion.textnorm import join_words  # noqa: F401 (engines join words with it)
 
 
 class Recognizer(ABC):
@@ -43,15 +44,6 @@ class SpeechEngine(ABC):
             out += [e for e in rec.accept(AudioChunk(samples[i : i + step], i / SAMPLE_RATE)) if isinstance(e, Transcript)]
         out += [e for e in rec.flush() if isinstance(e, Transcript)]
         return out
-
-
-def join_words(words: list[Word]) -> str:
-    """Words back into text; pieces such as "-disposed" or "'s" attach to the word before."""
-    text = ""
-    for w in words:
-        glue = not text or w.word[:1] in "-'"
-        text += w.word if glue else " " + w.word
-    return text.strip()
 
 
 def to_pcm16(samples: np.ndarray) -> bytes:

@@ -9,7 +9,8 @@ from companion.errors import ModelError
 from companion.paths import REPO_MODELS_DIR, user_models_dir
 from companion.speech.base import SpeechEngine
 
-EMBEDDED_NAME = "whisper-tiny.en (embedded)"
+EMBEDDED_MODEL = "whisper-tiny.en"
+EMBEDDED_NAME = f"{EMBEDDED_MODEL} (embedded)"
 
 
 @dataclass(frozen=True)
@@ -91,8 +92,9 @@ def choose(engine: str | None = None, model: str | None = None) -> ModelInfo:
     return found
 
 
-def load(info: ModelInfo) -> SpeechEngine:
-    """Load the model; a broken model becomes a ModelError, never a traceback."""
+def load(info: ModelInfo, final: ModelInfo | None = None) -> SpeechEngine:
+    """Load the model (and `final`, a Whisper model for final text and imports, when the engine is
+    Whisper); a broken model becomes a ModelError, never a traceback."""
     try:
         if info.engine == "vosk":
             check_vosk_model(info.path)
@@ -101,7 +103,7 @@ def load(info: ModelInfo) -> SpeechEngine:
             return VoskEngine(info.path)
         from companion.speech.whisper_engine import WhisperEngine
 
-        return WhisperEngine(info.path, info.name)
+        return WhisperEngine(info.path, info.name, final_dir=final.path if final else None)
     except ModelError:
         raise
     except Exception as e:

@@ -6,8 +6,15 @@ import json
 import time
 from pathlib import Path
 
-from companion.native import quiet_native_stderr
-from companion.events import SAMPLE_RATE, AudioChunk, Partial, SpeechEvent, Transcript, Word
+from companion.events import (
+    SAMPLE_RATE,
+    AudioChunk,
+    Partial,
+    SpeechEvent,
+    Transcript,
+    Word,
+)
+from companion.native_libs import quiet_native_stderr
 from companion.speech.base import Recognizer, SpeechEngine, join_words, to_pcm16
 
 

@@ -1,7 +1,10 @@
 """Whisper (faster-whisper, CTranslate2 int8) engine: utterances cut by voice-activity detection.
 
-Whisper is not a streaming model, so the stream is cut into utterances by `EnergyVad`; while one
-is being spoken, a quick greedy decode of what has been heard so far gives the partial text.
+Whisper is not a streaming model, so the stream is cut into utterances by voice-activity detection
+(Silero, `companion.speech.silero`, which tells speech from a fan or the radio; short spoken commands
+by the energy detector, which closes them sooner); while one is being spoken, a quick greedy decode
+of what has been heard so far gives the partial text. Words nobody said are left out of every
+final decode (`companion.speech.hallucination`).
 """
 
 from __future__ import annotations
@@ -11,11 +14,20 @@ from pathlib import Path
 
 import numpy as np
 
-from companion.events import SAMPLE_RATE, AudioChunk, Partial, SpeechEvent, Transcript, Word
-from companion.native import give_back_free_memory
+from companion.events import (
+    SAMPLE_RATE,
+    AudioChunk,
+    Partial,
+    SpeechEvent,
+    Transcript,
+    Word,
+)
+from companion.native_libs import give_back_free_memory
 from companion.speech.base import Recognizer, SpeechEngine, join_words
+from companion.speech.hallucination import is_not_speech, without_inventions
+from companion.speech.silero import FRAME_SECONDS, SileroStream, VoiceDetector
+from companion.speech.vad import EnergyVad
 from companion.textnorm import normalize_words
-from companion.vad import EnergyVad
 
 PRE_ROLL = 0.3  # seconds kept before the detected start of speech
 UTTERANCE_GAP = 0.8  # silence that closes an utterance
@@ -25,7 +37,7 @@ EARLY_FINAL_TRIES = 2  # early decodes for one pause at most (a soft sound after
 MAX_UTTERANCE = 25.0  # Whisper sees 30 s windows
 PARTIAL_EVERY = 1.0  # seconds of new speech between partial decodes
 COMMAND_GAP = 0.2  # with a grammar: short commands are closed quickly...
-COMMAND_EARLY_GAP = 0.06  # ...and tried even sooner: a decode that is exactly a phrase acts at once
+COMMAND_EARLY_GAP = 0.03  # ...and tried even sooner (a decode that is exactly a phrase acts at once; a word not yet over decodes as no phrase and is tried again)
 COMMAND_MAX = 2.0  # ...and anything longer is not a command, so it is never decoded
 COMMAND_WINDOW = 3.0  # seconds the encoder sees for a command (not the usual padded 30 s: ~8x faster)
 COMMAND_MAX_TOKENS = 12
@@ -37,7 +49,7 @@ class WhisperRecognizer(Recognizer):
         self._engine = engine
         self._grammar = grammar
         self._context = context
-        self._vad = EnergyVad()
+        self._vad = EnergyVad() if grammar else VoiceDetector()
         self._history = np.zeros(0, dtype=np.float32)  # recent audio, for the pre-roll
         self._utterance: list[np.ndarray] = []
         self._utterance_start = 0.0
@@ -171,14 +183,19 @@ class WhisperRecognizer(Recognizer):
 class WhisperEngine(SpeechEngine):
     name = "whisper"
 
-    def __init__(self, model_dir: Path, model_name: str = "whisper-tiny.en", threads: int = 0) -> None:
+    def __init__(self, model_dir: Path, model_name: str = "whisper-tiny.en", threads: int = 0,
+                 final_dir: Path | None = None) -> None:
+        """`final_dir`: a second Whisper model for the final text of each utterance and for imports
+        (partials and commands stay with the first, quicker one)."""
         from faster_whisper import WhisperModel
 
         started = time.perf_counter()
         self._model = WhisperModel(str(model_dir), device="cpu", compute_type="int8", cpu_threads=threads)
+        self._final = (WhisperModel(str(final_dir), device="cpu", compute_type="int8", cpu_threads=threads)
+                       if final_dir else self._model)
         self.load_seconds = time.perf_counter() - started
         self.model_path = str(model_dir)
-        self.model_name = model_name
+        self.model_name = model_name if final_dir is None else f"{model_name} + {Path(final_dir).name}"
 
     def recognizer(self, grammar: list[str] | None = None, context: str | None = None) -> Recognizer:
         return WhisperRecognizer(self, grammar, context)
@@ -224,13 +241,13 @@ class WhisperEngine(SpeechEngine):
             prompts[phrases] = [*previous, *tokenizer.sot_sequence, tokenizer.no_timestamps]
         return prompts[phrases]
 
-    def _segments(self, audio: np.ndarray, **options):
+    def _segments(self, audio: np.ndarray, final: bool = False, **options):
         if len(audio) < SAMPLE_RATE // 10:
             return []
-        segments, _ = self._model.transcribe(
+        segments, _ = (self._final if final else self._model).transcribe(
             audio, language="en", condition_on_previous_text=False, vad_filter=False, **options
         )
-        return [s for s in segments if not (s.no_speech_prob > 0.6 and s.avg_logprob < -1.0)]
+        return [s for s in segments if not is_not_speech(s.no_speech_prob, s.avg_logprob)]
 
     def decode_text(self, audio: np.ndarray) -> str:
         """A quick greedy decode, for partial text."""
@@ -238,25 +255,31 @@ class WhisperEngine(SpeechEngine):
         return " ".join(s.text.strip() for s in segments).strip()
 
     def decode_words(self, audio: np.ndarray, context: str | None = None) -> list[Word]:
-        """The final decode of one utterance, with word timings; `context` primes the decoder."""
+        """The final decode of one utterance, with word timings; `context` primes the decoder.
+        Words nobody said (no voice under them, stock phrases on noise, the context itself) are
+        left out (companion.speech.hallucination)."""
         words: list[Word] = []
-        for segment in self._segments(audio, beam_size=5, word_timestamps=True, initial_prompt=context):
+        for segment in self._segments(audio, final=True, beam_size=5, word_timestamps=True, initial_prompt=context):
             for w in segment.words or []:
                 text = w.word.strip()
                 if text:
                     words.append(Word(text, float(w.start), float(w.end), float(w.probability)))
         give_back_free_memory()
-        return words
+        return without_inventions(words, list(SileroStream().accept(audio)), FRAME_SECONDS, question=context)
 
     def transcribe(self, samples: np.ndarray, chunk_seconds: float = 0.5) -> list[Transcript]:
         """A whole recording at once: Whisper's own long-form decoding is better than cutting it."""
         samples = samples.astype(np.float32, copy=False)
-        segments, _ = self._model.transcribe(
+        segments, _ = self._final.transcribe(
             samples, language="en", beam_size=5, word_timestamps=True, vad_filter=True, condition_on_previous_text=False
         )
+        probabilities = list(SileroStream().accept(samples))
         out: list[Transcript] = []
         for s in segments:
+            if is_not_speech(s.no_speech_prob, s.avg_logprob):
+                continue
             words = [Word(w.word.strip(), float(w.start), float(w.end), float(w.probability)) for w in s.words or [] if w.word.strip()]
+            words = without_inventions(words, probabilities, FRAME_SECONDS)
             if words:
                 out.append(Transcript(join_words(words), words, words[0].start, words[-1].end))
         return out

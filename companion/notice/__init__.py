@@ -1,0 +1,1 @@
+"""Noticing between sessions: ripples (small shifts) and body check-ins, spoken or typed."""

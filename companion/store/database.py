@@ -1,0 +1,405 @@
+"""Companion's private SQLite store: sessions, reflection sittings, entries and their words."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+from collections.abc import Iterable
+from datetime import date
+from pathlib import Path
+
+from sqlite_utils import Database
+
+from companion import paths
+from companion.errors import StorageError
+from companion.events import Word
+from companion.store import crypto
+from companion.store.backup import daily_backup_quietly, read_only_uri
+from companion.store.damage import check_sqlite_file, damaged_database, not_a_database
+from companion.store.migrations import MIGRATIONS, applied, migrate
+from companion.store.queries import Timestamp, filters, fts_query, now_iso, to_iso
+from companion.textnorm import join_words
+
+KINDS = ("reflection", "ripple", "checkin")
+SNIPPET_MARKS = ("[", "]")
+"""What `search()` puts around the matching words in a snippet."""
+
+
+_ENTRY_LIST_COLUMNS = (
+    "id, kind, reflection_id, session_id, prompt, text, original_text, started_at, ended_at, "
+    "duration, audio, engine, model, created_at, extra, edited_at"
+)
+
+
+def _entry_row(row: dict) -> dict:
+    row = dict(row)
+    if row.get("extra"):
+        row["extra"] = json.loads(row["extra"])
+    return row
+
+
+def word_dict(word: Word | dict) -> dict:
+    return (word if isinstance(word, Word) else Word.from_dict(word)).to_dict()
+
+
+class Store:
+    """The database: open it with `Store.open()`, close it with `close()` or a `with` block."""
+
+    def __init__(self, db: Database, path: Path, read_only: bool = False) -> None:
+        self.db = db
+        self.path = path
+        self.read_only = read_only
+
+    @classmethod
+    def open(cls, path: Path | None = None, *, reading: bool = False) -> Store:
+        """Open (creating and migrating as needed) the database at `path` or the default one.
+
+        `reading`: the caller only reads, so a data folder on a read-only filesystem is opened as it
+        is (no backup, no migration, no write) instead of refused."""
+        path = Path(path) if path is not None else paths.database_path()
+        try:
+            paths.ensure_private_dir(path.parent)
+        except paths.ReadOnlyFolder:
+            if reading and path.is_file():
+                return cls._open_read_only(path)
+            raise
+        keys = crypto.unlock(path.parent)  # None unless encryption is on; asks for the passphrase if needed
+        if keys is not None:
+            from companion.store.encrypt import finish_interrupted
+
+            finish_interrupted(path.parent)
+        check_sqlite_file(path, encrypted=keys is not None)
+        if not path.exists():
+            os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+        elif path == paths.database_path():
+            daily_backup_quietly(path)  # before any migration; at most once a day, a few kept
+        try:
+            db = Database(crypto.connect(path, keys) if keys else path, execute_plugins=False)
+        except sqlite3.Error as e:
+            raise StorageError(f"cannot open the database {path}: {e}", "check the file and its folder") from None
+        try:
+            cls._prepare(db)
+        except sqlite3.DatabaseError as e:
+            db.close()
+            if "not a database" in str(e):
+                raise not_a_database(path, encrypted=keys is not None) from None
+            if "malformed" in str(e):
+                raise damaged_database(path, str(e)) from None
+            if "locked" in str(e) or "busy" in str(e):
+                raise StorageError(f"the database {path} is held by another Companion window (encrypting it, say)",
+                                   "try again when that is done; nothing was changed") from None
+            raise StorageError(f"cannot use the database {path}: {e}", "check the file and its folder") from None
+        store = cls(db, path)
+        store._make_files_private()
+        return store
+
+    @classmethod
+    def _open_read_only(cls, path: Path) -> Store:
+        """The database in a folder on a read-only filesystem, for reading: nothing is written."""
+        keys = crypto.unlock(path.parent)
+        check_sqlite_file(path, encrypted=keys is not None)
+        uri = read_only_uri(path)
+        try:
+            conn = crypto.connect(uri, keys, uri=True) if keys else sqlite3.connect(uri, uri=True)
+            db = Database(conn, execute_plugins=False)
+            missing = {number for number, _, _ in MIGRATIONS} - applied(db)
+        except sqlite3.DatabaseError as e:
+            if "not a database" in str(e):
+                raise not_a_database(path, encrypted=keys is not None) from None
+            if "malformed" in str(e):
+                raise damaged_database(path, str(e)) from None
+            raise StorageError(f"cannot read the database {path} on a read-only filesystem: {e}",
+                               "remount it read-write (it may not have been closed cleanly); nothing in it was changed") from None
+        if missing:
+            db.close()
+            raise StorageError(f"the database {path} was written by an older Companion and needs updating, "
+                               "which cannot be done on a read-only filesystem",
+                               "remount it read-write once; nothing in it was changed")
+        return cls(db, path, read_only=True)
+
+    @staticmethod
+    def _prepare(db: Database) -> None:
+        db.execute("PRAGMA busy_timeout=5000")
+        db.execute("PRAGMA foreign_keys=ON")
+        db.enable_wal()
+        migrate(db)
+
+    def _make_files_private(self) -> None:
+        for suffix in ("", "-wal", "-shm"):
+            paths.make_private(self.path.with_name(self.path.name + suffix))
+
+    @property
+    def root(self) -> Path:
+        """The folder holding the database; stored audio paths are relative to it."""
+        return self.path.parent
+
+    def close(self) -> None:
+        """Close the database connection."""
+        self.db.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # Sessions
+
+    def add_session(self, held_at: Timestamp | None = None, note: str | None = None, source: str = "manual") -> int:
+        """Record a therapy session (default: now) and return its id."""
+        row = {"held_at": to_iso(held_at) or now_iso(), "note": note, "source": source, "created_at": now_iso()}
+        return self.db["sessions"].insert(row).last_pk
+
+    def last_session(self, before: Timestamp | None = None) -> dict | None:
+        """The most recent session, or the most recent one strictly before `before`."""
+        where, params = ("WHERE julianday(held_at) < julianday(?)", [to_iso(before)]) if before else ("", [])
+        sql = f"SELECT * FROM sessions {where} ORDER BY julianday(held_at) DESC, id DESC LIMIT 1"
+        return next(self.db.query(sql, params), None)
+
+    def session_on_day(self, day: date) -> dict | None:
+        """The last session held on local date `day`, if any."""
+        sql = "SELECT * FROM sessions WHERE substr(held_at, 1, 10) = ? ORDER BY held_at DESC, id DESC LIMIT 1"
+        return next(self.db.query(sql, [day.isoformat()]), None)
+
+    def list_sessions(self) -> list[dict]:
+        """All sessions, oldest first."""
+        return list(self.db.query("SELECT * FROM sessions ORDER BY julianday(held_at), id"))
+
+    # Reflection sittings
+
+    def start_reflection(
+        self, session_id: int | None, engine: str | None, model: str | None, started_at: Timestamp | None = None
+    ) -> int:
+        """Begin one sitting of `companion reflect` and return its id."""
+        row = {"session_id": session_id, "started_at": to_iso(started_at) or now_iso(), "engine": engine, "model": model}
+        return self.db["reflections"].insert(row).last_pk
+
+    def finish_reflection(self, reflection_id: int, ended_at: Timestamp | None = None) -> None:
+        """Mark a sitting as finished (default: now)."""
+        self.db.execute(
+            "UPDATE reflections SET ended_at = ? WHERE id = ?", [to_iso(ended_at) or now_iso(), reflection_id]
+        )
+
+    def get_reflection(self, reflection_id: int) -> dict | None:
+        """One sitting, or None."""
+        return next(self.db.query("SELECT * FROM reflections WHERE id = ?", [reflection_id]), None)
+
+    def list_reflections(self) -> list[dict]:
+        """All sittings, oldest first."""
+        return list(self.db.query("SELECT * FROM reflections ORDER BY julianday(started_at), id"))
+
+    # Entries
+
+    def add_entry(
+        self,
+        kind: str,
+        text: str,
+        *,
+        prompt: str | None = None,
+        words: Iterable[Word | dict] = (),
+        audio: str | Path | None = None,
+        started_at: Timestamp | None = None,
+        ended_at: Timestamp | None = None,
+        duration: float | None = None,
+        engine: str | None = None,
+        model: str | None = None,
+        reflection_id: int | None = None,
+        session_id: int | None = None,
+        extra: dict | None = None,
+    ) -> int:
+        """Save an entry and its words in one transaction; return the entry's id."""
+        if kind not in KINDS:
+            raise ValueError(f"kind must be one of {KINDS}, not {kind!r}")
+        row = {
+            "kind": kind, "reflection_id": reflection_id, "session_id": session_id, "prompt": prompt,
+            "text": text, "started_at": to_iso(started_at) or now_iso(), "ended_at": to_iso(ended_at),
+            "duration": duration, "audio": self._relative_audio(audio), "engine": engine, "model": model,
+            "created_at": now_iso(), "extra": json.dumps(extra, ensure_ascii=False) if extra is not None else None,
+        }  # fmt: skip
+        try:
+            with self.db.atomic():
+                entry_id = self.db["entries"].insert(row).last_pk
+                word_rows = [{"entry_id": entry_id, "idx": i, **word_dict(w)} for i, w in enumerate(words)]
+                if word_rows:
+                    self.db["words"].insert_all(word_rows)
+        except sqlite3.OperationalError as e:
+            if "full" in str(e):  # SQLITE_FULL: the transaction was rolled back, earlier entries are intact
+                raise StorageError("the disk is full, so this could not be saved",
+                                   "free some space; nothing stored earlier is lost") from None
+            raise
+        return entry_id
+
+    def get_entry(self, entry_id: int) -> dict:
+        """One entry with its `words` (list of {word, start, end, conf}); StorageError if unknown."""
+        row = next(self.db.query("SELECT * FROM entries WHERE id = ?", [entry_id]), None)
+        if row is None:
+            raise StorageError(f"no entry with id {entry_id}", "`companion list` shows the ids")
+        entry = _entry_row(row)
+        entry["words"] = self.entry_words(entry_id)
+        return entry
+
+    def entry_words(self, entry_id: int) -> list[dict]:
+        """The words of one entry, in order."""
+        sql = 'SELECT word, start, "end", conf FROM words WHERE entry_id = ? ORDER BY idx'
+        return list(self.db.query(sql, [entry_id]))
+
+    def list_entries(
+        self,
+        kind: str | None = None,
+        since: Timestamp | date | None = None,
+        until: Timestamp | date | None = None,
+        limit: int | None = None,
+    ) -> list[dict]:
+        """Entries (without words) oldest first; `since` inclusive, `until` exclusive."""
+        clauses, params = filters(kind, since, until, table="entries")
+        where = "WHERE " + " AND ".join(clauses) if clauses else ""
+        sql = f"SELECT {_ENTRY_LIST_COLUMNS} FROM entries {where} ORDER BY julianday(started_at), id"
+        if limit is not None:
+            sql += " LIMIT :limit"
+            params["limit"] = limit
+        return [_entry_row(r) for r in self.db.query(sql, params)]
+
+    def search(
+        self,
+        query: str,
+        kind: str | None = None,
+        since: Timestamp | date | None = None,
+        until: Timestamp | date | None = None,
+        limit: int = 50,
+    ) -> list[dict]:
+        """Full-text search (stemmed) over prompts and answers, best matches first.
+
+        Each result is an entry (without words) plus a `snippet` with the matching
+        words wrapped in `SNIPPET_MARKS`. Every term is quoted, so FTS syntax in the
+        query is taken literally; a trailing `*` still searches by prefix.
+        """
+        match = fts_query(query)
+        if not match:
+            return []
+        clauses, params = filters(kind, since, until, table="e")
+        columns = ", ".join(f"e.{c.strip()}" for c in _ENTRY_LIST_COLUMNS.split(","))
+        sql = f"""
+            SELECT {columns},
+                snippet(entries_fts, 1, :open, :close, '…', 12) AS text_snippet,
+                snippet(entries_fts, -1, :open, :close, '…', 12) AS best_snippet
+            FROM entries_fts JOIN entries e ON e.id = entries_fts.rowid
+            WHERE {" AND ".join(["entries_fts MATCH :match", *clauses])}
+            ORDER BY entries_fts.rank, e.id LIMIT :limit
+        """
+        open_, close = SNIPPET_MARKS
+        named = {"open": open_, "close": close, "match": match, "limit": limit, **params}
+        return [_search_row(r) for r in self.db.query(sql, named)]
+
+    def replace_recording(self, entry_id: int, *, words: Iterable[Word | dict], audio: str | Path, duration: float,
+                          ended_at: Timestamp) -> None:
+        """An answer that went on (the person spoke again over the next question): its text, words,
+        recording and length become those of the whole answer, in one transaction."""
+        words = [w if isinstance(w, Word) else Word.from_dict(w) for w in words]
+        with self.db.atomic():
+            self.db.execute("UPDATE entries SET text = ?, audio = ?, duration = ?, ended_at = ? WHERE id = ?",
+                            [join_words(words), self._relative_audio(audio), duration, to_iso(ended_at), entry_id])
+            self.db.execute("DELETE FROM words WHERE entry_id = ?", [entry_id])
+            rows = [{"entry_id": entry_id, "idx": i, **word_dict(w)} for i, w in enumerate(words)]
+            if rows:
+                self.db["words"].insert_all(rows)
+
+    def edit_entry(self, entry_id: int, text: str) -> dict:
+        """Correct an entry's text; the first original stays in `original_text`. Returns the entry."""
+        entry = self.get_entry(entry_id)
+        text = text.strip()
+        if not text:
+            raise StorageError("the corrected text is empty", "to remove an entry, use `companion delete ID`")
+        original = entry["original_text"] if entry["original_text"] is not None else entry["text"]
+        self.db.execute(
+            "UPDATE entries SET text = ?, original_text = ?, edited_at = ? WHERE id = ?",
+            [text, original, now_iso(), entry_id],
+        )
+        return self.get_entry(entry_id)
+
+    def delete_entry(self, entry_id: int) -> dict:
+        """Delete one entry, its words, states and audio file; returns what was deleted."""
+        entry = self.get_entry(entry_id)
+        self.db.execute("PRAGMA secure_delete=ON")
+        with self.db.atomic():
+            self.db.execute("DELETE FROM entries WHERE id = ?", [entry_id])
+        audio = self.audio_path(entry)
+        if audio is not None and audio.is_relative_to(self.root):
+            audio.unlink(missing_ok=True)
+        return entry
+
+    def forget_all(self) -> int:
+        """Delete every session, sitting, entry and recording, and compact the file; returns entries removed."""
+        count = self.db.execute("SELECT count(*) FROM entries").fetchone()[0]
+        audio = [self.audio_path(e) for e in self.list_entries()]
+        self.db.execute("PRAGMA secure_delete=ON")
+        with self.db.atomic():
+            for table in ("words", "entry_states", "entries", "reflections", "sessions", "practice_runs"):
+                if self.db[table].exists():
+                    self.db.execute(f"DELETE FROM {table}")
+        self.db.execute("VACUUM")
+        self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # no old pages left behind in the WAL either
+        for path in audio:
+            if path is not None and path.is_relative_to(self.root):
+                path.unlink(missing_ok=True)
+        audio_root = self.root / "audio"
+        if audio_root.is_dir():
+            for folder in sorted(audio_root.glob("**/*"), reverse=True):
+                if folder.is_dir() and not any(folder.iterdir()):
+                    folder.rmdir()
+        return count
+
+    def is_empty(self) -> bool:
+        """True when nothing at all is stored (no sessions, sittings or entries)."""
+        return all(self.db.execute(f"SELECT count(*) FROM {t}").fetchone()[0] == 0
+                   for t in ("entries", "reflections", "sessions"))
+
+
+    # Body states
+
+    def set_entry_states(self, entry_id: int, states: Iterable[str]) -> None:
+        """Replace the body states named in one entry."""
+        with self.db.atomic():
+            self.db.execute("DELETE FROM entry_states WHERE entry_id = ?", [entry_id])
+            rows = [{"entry_id": entry_id, "state": s} for s in dict.fromkeys(states)]
+            if rows:
+                self.db["entry_states"].insert_all(rows)
+
+    def entry_states(self, entry_id: int) -> list[str]:
+        """The body states of one entry, alphabetically."""
+        sql = "SELECT state FROM entry_states WHERE entry_id = ? ORDER BY state"
+        return [row[0] for row in self.db.execute(sql, [entry_id])]
+
+    def state_counts(self, since: Timestamp | date | None = None, until: Timestamp | date | None = None) -> list[tuple[str, int]]:
+        """How often each body state was named in the period, most named first."""
+        clauses, params = filters(None, since, until, table="e")
+        where = "WHERE " + " AND ".join(clauses) if clauses else ""
+        sql = f"""SELECT s.state, count(*) AS n FROM entry_states s JOIN entries e ON e.id = s.entry_id
+                  {where} GROUP BY s.state ORDER BY n DESC, s.state"""
+        return [(row["state"], row["n"]) for row in self.db.query(sql, params)]
+
+    # Audio files
+
+    def _relative_audio(self, audio: str | Path | None) -> str | None:
+        """Store audio paths relative to the data dir when they lie inside it."""
+        if audio is None:
+            return None
+        audio = Path(audio)
+        if audio.is_absolute() and audio.is_relative_to(self.root):
+            audio = audio.relative_to(self.root)
+        return audio.as_posix()
+
+    def audio_path(self, entry: dict) -> Path | None:
+        """Absolute path of an entry's audio file (None if it has none)."""
+        audio = entry.get("audio")
+        return self.root / audio if audio else None
+
+
+def _search_row(row: dict) -> dict:
+    """Prefer a snippet of the person's own words; fall back to the prompt's."""
+    text_snippet, best_snippet = row.pop("text_snippet"), row.pop("best_snippet")
+    row = _entry_row(row)
+    row["snippet"] = text_snippet if SNIPPET_MARKS[0] in text_snippet else best_snippet
+    return row
+
+
