@@ -101,9 +101,9 @@ def settled_rss(samples: list[tuple[float, float]], every: float, span: float = 
 
 def long_reflection(audio, env: dict[str, str], minutes: float, workdir: Path, every: float = 2.0) -> dict:
     """Run one long answer through `companion reflect`; returns the measured figures."""
-    from companion.drive import LISTENING_MARK, drive_command
-    from companion.storage import Store
-    from companion.textnorm import word_error_rate
+    from companion.harness.drive import LISTENING_MARK, drive_command
+    from companion.store.database import Store
+    from companion.textnorm import missing_word_rate, word_error_rate
 
     wav, reference, spoken = build_long_answer(minutes, workdir)
     samples: list[tuple[float, float]] = []  # (time.monotonic(), RSS MiB)
@@ -158,6 +158,8 @@ def long_reflection(audio, env: dict[str, str], minutes: float, workdir: Path, e
         "audio_stored_s": round(audio_seconds, 1),
         "audio_spoken_s": round(spoken, 1),
         "wer": round(word_error_rate(reference, text), 4),
+        "missing_words": round(missing_word_rate(reference, text), 4),
+        "text": text,
     }
 
 
@@ -167,7 +169,7 @@ def main() -> int:
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     opts = parser.parse_args()
 
-    from companion.virtual_audio import VirtualAudio
+    from companion.harness.virtual_audio import VirtualAudio
 
     with tempfile.TemporaryDirectory(prefix="companion-long-") as tmp:
         workdir = Path(tmp)
@@ -177,7 +179,7 @@ def main() -> int:
             env = {**__import__("os").environ, **audio.env, "COMPANION_HOME": str(home)}
             result = long_reflection(audio, env, opts.minutes, workdir)
     if opts.json:
-        print(json.dumps(result))
+        print(json.dumps({k: v for k, v in result.items() if k != "text"}))
     else:
         print(f"one answer of {result['minutes']} min through `companion reflect` (whisper, real time)")
         print(f"  peak memory            {result['peak_rss_mb']} MB")
@@ -186,6 +188,7 @@ def main() -> int:
         print(f"  after the answer       {result['rss_after_answer_mb']} MB (storing it, the closing line)")
         print(f"  audio stored / spoken  {result['audio_stored_s']} s / {result['audio_spoken_s']} s")
         print(f"  word error rate        {result['wer'] * 100:.1f} % ({result['entries']} entry)")
+        print(f"  words missing          {result['missing_words'] * 100:.1f} %")
     return 0
 
 

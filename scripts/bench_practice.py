@@ -82,9 +82,9 @@ def first_cue_time(run) -> float:
 
 
 def onset_bench(va, env: dict, work: Path, minutes: float, load: int) -> dict:
-    from companion.practice.drive import drive_practice
-    from companion.practice.measure import cue_onsets, gaps, hit_by_gap
-    from companion.voice import Voice
+    from companion.harness.measure import cue_onsets, gaps, hit_by_gap
+    from companion.harness.practice_drive import drive_practice
+    from companion.voice.espeak import Voice
 
     say(f"== cue onsets: resonance, {minutes:g} minutes, voice and tones, listening (default engine), "
         f"{load} busy processes")
@@ -150,8 +150,8 @@ def command_setup(engine: str, folder: Path) -> tuple[list[str], dict[str, Path]
 
 
 def command_bench(va, env: dict, work: Path, engine: str, count: int) -> dict:
-    from companion.practice.drive import Say, drive_practice
-    from companion.practice.measure import loud_before, quiet_from
+    from companion.harness.measure import loud_before, quiet_from
+    from companion.harness.practice_drive import Say, drive_practice
 
     home = Path(env["COMPANION_HOME"])
     (home / "practices").mkdir(parents=True, exist_ok=True)
@@ -222,7 +222,7 @@ def main() -> None:
     if options.json:
         _out = sys.stderr
 
-    from companion.virtual_audio import VirtualAudio
+    from companion.harness.virtual_audio import VirtualAudio
 
     figures: dict = {"cores": os.cpu_count(), "load_average_at_start": round(os.getloadavg()[0], 2)}
     started = time.monotonic()

@@ -23,7 +23,7 @@ import soundfile as sf
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from companion.virtual_audio import VirtualAudio  # noqa: E402
+from companion.harness.virtual_audio import VirtualAudio  # noqa: E402
 
 
 def first_sound(path: Path, threshold: float = 0.005) -> float | None:

@@ -21,7 +21,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from companion.events import Word  # noqa: E402
-from companion.storage import Store  # noqa: E402
+from companion.store.database import Store  # noqa: E402
 
 VOCABULARY = (
     "I felt heard when talked about my sister breath chest tight relief calm tired open grounded "

@@ -200,12 +200,12 @@ def stream_realtime(engine, audio: np.ndarray, speech_seconds: float) -> dict:
 
 def _score(lang: str, ref: str, hyp: str) -> tuple[int, int]:
     """(edits, reference length) in words for English, in characters for Korean."""
-    from companion.textnorm import edit_distance, normalize_words
+    from companion.textnorm import edit_distance, normalize_words, scoring_words
 
     if lang == "ko":
         r, h = list("".join(normalize_words(ref))), list("".join(normalize_words(hyp)))
     else:
-        r, h = normalize_words(ref), normalize_words(hyp)
+        r, h = scoring_words(ref), scoring_words(hyp)
     return edit_distance(r, h), len(r)
 
 

@@ -11,7 +11,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from companion.virtual_audio import VirtualAudio, has_real_input_device
+from companion.harness.virtual_audio import VirtualAudio, has_real_input_device
 
 SAMPLE_ANSWERS = [
     "I felt heard when I talked about my sister. That felt important.",
@@ -38,7 +38,7 @@ def demo() -> None:
         path = work / f"answer-{i}.wav"
         subprocess.run(["espeak-ng", "-v", "en-us", "-s", "150", "-w", str(path), text], check=True)
         answers.append(path)
-    from companion.drive import drive_reflection
+    from companion.harness.drive import drive_reflection
 
     with VirtualAudio(work / "pulse") as audio:
         env.update(audio.env)

