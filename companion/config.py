@@ -27,7 +27,7 @@ DEFAULT_PROMPTS = [
 class Settings:
     engine: str | None = None  # "vosk", "whisper" or None (choose automatically)
     model: str | None = None  # a path to a model folder
-    final_model: str = "same"  # "same" or "whisper-base": the model of an answer's final text and of imports
+    final_model: str = "whisper-base"  # or "same": the model of an answer's final text and of imports
     input_device: str | None = None
     output_device: str | None = None
     voice: str = "en-us"
@@ -38,6 +38,7 @@ class Settings:
     prompts: list[str] = field(default_factory=lambda: list(DEFAULT_PROMPTS))
     notes: list[str] = field(default_factory=list)  # unknown sections and settings, said once
     problems: dict[str, CompanionError] = field(default_factory=dict)  # setting -> why its value is unusable
+    given: set[str] = field(default_factory=set)  # settings set by the file or the command line, not defaults
 
     def check(self, *keys: str) -> Settings:
         """Raise the problem of the first of `keys` (all settings if none) whose value is unusable."""
@@ -102,6 +103,7 @@ def load(path: Path | None = None) -> Settings:
                 settings.problems[key] = e
                 continue
             setattr(settings, key, value)
+            settings.given.add(key)
     return settings
 
 
@@ -127,5 +129,6 @@ def merged(settings: Settings, **overrides) -> Settings:
     for key, value in overrides.items():
         if value is not None and value != ():
             setattr(settings, key, list(value) if isinstance(value, tuple) else value)
+            settings.given.add(key)
             settings.problems.pop(key, None)
     return settings

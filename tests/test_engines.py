@@ -70,6 +70,23 @@ def test_whisper_streams_librivox_with_partials_and_timings(whisper):
     assert word_error_rate(" ".join(refs), " ".join(hyps)) <= 0.10
 
 
+def test_whisper_behind_real_time_leaves_partials_and_keeps_the_final(whisper, monkeypatch):
+    """When decoding falls behind the microphone (a noisy room keeps an utterance open, the machine is
+    busy), the decodes that can wait (partials, the early final) wait, so the recognizer catches up;
+    the utterance's final text still comes whole. Here the clock runs three times faster than the
+    audio, as if each chunk had waited in the queue."""
+    from companion.speech import whisper_engine
+
+    wav, text = max(librivox_utterances(), key=lambda clip: load16k(clip[0]).size)
+    speech = load16k(wav)
+    clock = iter(np.arange(0.0, 1e4, 0.15))
+    monkeypatch.setattr(whisper_engine.time, "monotonic", lambda: next(clock))
+    events = stream(whisper, padded(speech))
+    assert not [e for _, e in events if isinstance(e, Partial)]
+    finals = [e for _, e in events if isinstance(e, Transcript)]
+    assert finals and word_error_rate(text, " ".join(f.text for f in finals)) <= 0.15
+
+
 def test_whisper_continuous_speech_has_no_repeated_words(whisper):
     clips = librivox_utterances()
     speech = np.concatenate([load16k(wav) for wav, _ in clips])  # ~26 s with no pauses between clips

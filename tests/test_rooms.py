@@ -211,15 +211,14 @@ def test_a_reflection_beside_a_fan_keeps_every_answer_whole_and_skips_the_silent
 # --- the second pass: Whisper base for final text --------------------------------------------------
 
 
-def test_an_import_with_whisper_base_as_the_final_model(companion_home, tmp_path):
-    """`[speech] final_model = "whisper-base"`: the model is joined from its two packages on first
-    use (checked against its SHA-256, private), and an import in fan noise is decoded by it."""
+def test_an_import_with_whisper_base_the_default_final_model(companion_home, tmp_path):
+    """Whisper base writes the final text by default: the model is joined from its two packages on
+    first use (checked against its SHA-256, private), and an import in fan noise is decoded by it."""
     import subprocess
     import sys
 
     from companion.store.database import Store
 
-    (companion_home / "config.toml").write_text('[speech]\nfinal_model = "whisper-base"\n')
     samples, text = speech(3)
     audio = np.concatenate([np.zeros(8000, np.float32), samples, np.zeros(16000, np.float32)])
     audio = (audio + rooms.fit(noise("fan", 20.0), len(audio))).astype(np.float32)
@@ -257,6 +256,21 @@ def test_a_broken_whisper_base_is_a_clear_error(tmp_path, monkeypatch):
     assert not (tmp_path / "models" / "whisper-base").exists()  # nothing half-joined is left to be used
     with pytest.raises(ModelError, match="no final model called"):
         whisper_base.final_model("whisper-huge")
+
+
+def test_without_whisper_base_the_listening_model_writes_unless_it_was_chosen(companion_home, monkeypatch):
+    """A plain install without the packages: the default quietly falls back to tiny.en for the final
+    text; a person who set final_model = "whisper-base" is told it is missing, with the fix."""
+    from companion.errors import ModelError
+    from companion.speech import whisper_base
+
+    monkeypatch.setattr(whisper_base, "PACKAGES", ("companion_test_absent_part_1", "companion_test_absent_part_2"))
+    assert not whisper_base.installed()
+    assert whisper_base.final_model("whisper-base", chosen=False) is None
+    with pytest.raises(ModelError, match="not installed") as raised:
+        whisper_base.final_model("whisper-base", chosen=True)
+    assert "scripts/setup.sh" in raised.value.hint
+    assert whisper_base.final_model("same", chosen=True) is None
 
 
 def test_what_whisper_is_sure_is_not_speech_is_left_out():

@@ -206,4 +206,5 @@ def load_engine(settings: config.Settings):
     from companion.speech.whisper_base import final_model
 
     info = models.choose(settings.engine, settings.model)
-    return models.load(info, final_model(settings.final_model) if info.engine == "whisper" else None)
+    final = final_model(settings.final_model, chosen="final_model" in settings.given) if info.engine == "whisper" else None
+    return models.load(info, final)

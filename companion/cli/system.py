@@ -56,17 +56,16 @@ def models(ctx: click.Context) -> None:
         click.echo(f"vosk     {info.name}  (in {info.path.parent})")
     click.echo(f"whisper  {m.EMBEDDED_MODEL}  (built in: installed with Companion)" if embedded
                else "whisper  (the built-in model is not installed; scripts/setup.sh installs it)")
-    from importlib.util import find_spec
-
     from companion.speech import whisper_base
 
-    have_base = all(find_spec(p) is not None for p in whisper_base.PACKAGES)
+    have_base = whisper_base.installed()
     click.echo(f"whisper  {whisper_base.NAME}  (for final text: installed)" if have_base
-               else f"whisper  ({whisper_base.NAME}, for final text, is not installed: scripts/setup.sh --whisper-base)")
+               else f"whisper  ({whisper_base.NAME}, for final text, is not installed: scripts/setup.sh installs it)")
     try:
         settings.check("engine", "model", "final_model")
         active = m.choose(settings.engine, settings.model)
-        final = f"; final text by {settings.final_model}" if active.engine == "whisper" and settings.final_model != "same" else ""
+        writes = settings.final_model != "same" and (have_base or "final_model" in settings.given)
+        final = f"; final text by {settings.final_model}" if active.engine == "whisper" and writes else ""
         click.echo(f"\nIn use: {active.engine}, {active.name}{final}")
     except CompanionError as e:
         click.echo(f"\nIn use: none - {e.message}. {e.hint}")

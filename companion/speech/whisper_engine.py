@@ -22,7 +22,7 @@ from companion.events import (
     Transcript,
     Word,
 )
-from companion.native_libs import give_back_free_memory
+from companion.native_libs import give_back_free_memory, map_large_allocations_apart
 from companion.speech.base import Recognizer, SpeechEngine, join_words
 from companion.speech.hallucination import is_not_speech, without_inventions
 from companion.speech.silero import FRAME_SECONDS, SileroStream, VoiceDetector
@@ -41,6 +41,7 @@ COMMAND_EARLY_GAP = 0.03  # ...and tried even sooner (a decode that is exactly a
 COMMAND_MAX = 2.0  # ...and anything longer is not a command, so it is never decoded
 COMMAND_WINDOW = 3.0  # seconds the encoder sees for a command (not the usual padded 30 s: ~8x faster)
 COMMAND_MAX_TOKENS = 12
+BEHIND_LIMIT = 0.5  # seconds the audio being heard may lag real time before decodes that can wait, wait
 COMMAND_MIN_CONFIDENCE = 0.78  # spoken commands decode at 0.8-0.97; a soft tone can come out as "Pause." at ~0.7
 
 
@@ -62,6 +63,7 @@ class WhisperRecognizer(Recognizer):
         self._early_tried: float | None = None  # the voice end an early decode was tried for
         self._early_final: tuple[float | None, list[Word]] | None = None  # (last sound, words) decoded ahead
         self._early_tries: dict[float | None, int] = {}  # early decodes per voice end
+        self._clock: tuple[float, float] | None = None  # (monotonic time, stream position) of real time's pace
         if grammar:
             engine.decode_command(np.zeros(SAMPLE_RATE, np.float32), list(self._phrases.values()))  # warm up
 
@@ -70,6 +72,7 @@ class WhisperRecognizer(Recognizer):
         was_speaking = self._vad.in_speech
         self._vad.accept(samples)
         self._position += len(samples) / SAMPLE_RATE
+        behind = self._lag() > BEHIND_LIMIT  # partials and early finals then wait; the final decode catches up
         events: list[SpeechEvent] = []
         if self._vad.in_speech and not was_speaking:
             start = max(self._previous_end, (self._vad.speech_started_at or self._position) - PRE_ROLL)
@@ -94,13 +97,13 @@ class WhisperRecognizer(Recognizer):
                 words = self._command_words()
                 if words:
                     events += self._finish_utterance(words)
-            elif self._grammar is None and self._early_final_due():
+            elif self._grammar is None and not behind and self._early_final_due():
                 self._since_partial = 0.0  # it serves as this moment's partial too
                 words = self._final_words(np.concatenate(self._utterance))
                 self._early_final = (self._vad.last_sound_time, words)
                 if words:
                     events.append(Partial(join_words(words)))
-            elif self._since_partial >= PARTIAL_EVERY and self._grammar is None:
+            elif self._since_partial >= PARTIAL_EVERY and self._grammar is None and not behind:
                 self._since_partial = 0.0
                 text = self._engine.decode_text(np.concatenate(self._utterance))
                 if text:
@@ -109,6 +112,18 @@ class WhisperRecognizer(Recognizer):
 
     def flush(self) -> list[SpeechEvent]:
         return self._finish_utterance() if self._vad.in_speech and self._utterance else []
+
+    def _lag(self) -> float:
+        """How far the audio just accepted is behind real time, in seconds: above zero when decodes
+        have taken longer than the audio they heard and chunks wait in the microphone's queue (audio
+        read from a file, faster than real time, is never behind)."""
+        now = time.monotonic()
+        if self._clock is None:
+            self._clock = (now, self._position)
+        lag = (now - self._clock[0]) - (self._position - self._clock[1])
+        if lag < 0:
+            self._clock, lag = (now, self._position), 0.0
+        return lag
 
     def _early_ready(self) -> bool:
         """A command may already be complete: a short quiet after the voice, not yet tried."""
@@ -190,9 +205,14 @@ class WhisperEngine(SpeechEngine):
         from faster_whisper import WhisperModel
 
         started = time.perf_counter()
+        map_large_allocations_apart()
+        # The larger model first, while little else is resident: loading converts its weights to
+        # int8 through a transient copy, and that moment is the process's peak.
+        final = WhisperModel(str(final_dir), device="cpu", compute_type="int8", cpu_threads=threads) if final_dir else None
+        give_back_free_memory()
         self._model = WhisperModel(str(model_dir), device="cpu", compute_type="int8", cpu_threads=threads)
-        self._final = (WhisperModel(str(final_dir), device="cpu", compute_type="int8", cpu_threads=threads)
-                       if final_dir else self._model)
+        self._final = final or self._model
+        give_back_free_memory()
         self.load_seconds = time.perf_counter() - started
         self.model_path = str(model_dir)
         self.model_name = model_name if final_dir is None else f"{model_name} + {Path(final_dir).name}"
@@ -259,7 +279,10 @@ class WhisperEngine(SpeechEngine):
         Words nobody said (no voice under them, stock phrases on noise, the context itself) are
         left out (companion.speech.hallucination)."""
         words: list[Word] = []
-        for segment in self._segments(audio, final=True, beam_size=5, word_timestamps=True, initial_prompt=context):
+        # One temperature: the fallback's re-decodes at higher temperatures cost seconds and memory on a
+        # noisy utterance, live, and what they add there is mostly invention.
+        for segment in self._segments(audio, final=True, beam_size=5, word_timestamps=True, initial_prompt=context,
+                                      temperature=0.0):
             for w in segment.words or []:
                 text = w.word.strip()
                 if text:
