@@ -358,7 +358,6 @@ def rows(result: dict) -> list[dict]:
     for name, _, _ in CONDITIONS:
         goal = GOALS[name]
         w = result["whole_files"].get(name)
-        if w:
         if w and "base" in w:
             out.append({"measure": f"WER, {name}", "condition": f"import, whisper-base (the default; {result['clips']} clips)",
                         "result": f"{w['base']['wer'] * 100:.1f} % (plain faster-whisper base {w['plain_base']['wer'] * 100:.1f} %; RTF {w['base']['rtf']:.2f})",

@@ -135,7 +135,7 @@ def _spoken_confirmation(settings: config.Settings) -> str:
 
     prompt = f"To delete everything, say: {FORGET_PHRASE}. To keep it all, stay quiet."
     ui = Terminal()
-    with spoken_io(settings) as (engine, mic, speaker, voice), tempfile.TemporaryDirectory() as tmp:
+    with spoken_io(settings, answers=False) as (engine, mic, speaker, voice), tempfile.TemporaryDirectory() as tmp:
         ui.say(prompt)
         speak(voice, speaker, mic, prompt)
         answer = record_answer(mic, engine, ui, prompt, Path(tmp) / "confirm.wav", settings.silence,

@@ -189,22 +189,25 @@ def command_settings(options: dict, uses: tuple[str, ...] = config.LISTENING) ->
 
 
 @contextmanager
-def spoken_io(settings: config.Settings):
-    """The engine, microphone, speaker and voice for a spoken command (opened in that order, all closed)."""
+def spoken_io(settings: config.Settings, *, answers: bool = True):
+    """The engine, microphone, speaker and voice for a spoken command (opened in that order, all closed).
+    `answers`: the command keeps what is said, so the final-text model is loaded too."""
     from companion.audio.capture import Microphone
     from companion.audio.playback import Speaker
 
     voice = voice_for(settings)
-    engine = load_engine(settings)
+    engine = load_engine(settings, answers=answers)
     with Speaker(settings.output_device) as speaker, Microphone(settings.input_device) as mic:
         yield engine, mic, speaker, voice
 
 
-def load_engine(settings: config.Settings):
-    """The speech engine of the settings, with the final model when one is set."""
+def load_engine(settings: config.Settings, *, answers: bool = True):
+    """The speech engine of the settings; for a command that keeps `answers`, with the model of their
+    final text (a command that only hears spoken commands leaves it unloaded)."""
     from companion.speech import models
     from companion.speech.whisper_base import final_model
 
     info = models.choose(settings.engine, settings.model)
-    final = final_model(settings.final_model, chosen="final_model" in settings.given) if info.engine == "whisper" else None
+    wanted = answers and info.engine == "whisper"
+    final = final_model(settings.final_model, chosen="final_model" in settings.given) if wanted else None
     return models.load(info, final)

@@ -52,7 +52,7 @@ def review(print_only: bool, since: str | None, pause: float, **options) -> None
             print_review(ui, items)
             return
         settings = command_settings(options, config.SPEAKING)
-        with spoken_io(settings) as (engine, mic, speaker, voice):
+        with spoken_io(settings, answers=False) as (engine, mic, speaker, voice):
             Review(store, engine, mic, speaker, voice, ui, pause).run(items)
 
 @click.command()
