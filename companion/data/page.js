@@ -79,7 +79,7 @@
     if (w.length > 3 && /([b-df-hj-np-tv-z])\1$/.test(w) && !/(ll|ss|zz)$/.test(w)) w = w.slice(0, -1);
     return w;
   }
-  const stems = (text) => text.split(/\s+/).map(stem).filter(Boolean);
+  const stems = (text) => text.toLowerCase().split(/[^\p{L}\p{N}'’]+/u).map(stem).filter(Boolean);
   window.companionStem = stem;
 
   const entries = [...document.querySelectorAll(".entry")];

@@ -78,35 +78,38 @@ def _long_day(day: date) -> str:
 
 # SVG
 
-WIDTH, LABEL, ROW, TOP = 640, 118, 26, 30
+WIDE, NARROW = 640, 360  # drawing widths: a screen, and a phone (the same text size on both)
+ROW, TOP = 26, 30
 
 
-def states_svg(marks: StateDays) -> str:
+def states_svg(marks: StateDays, width: int = WIDE) -> str:
     """One row per body state, one mark for each day it was named; weeks labelled along the top."""
     e = html.escape
     dates = marks.dates()
-    plot = WIDTH - LABEL - 12
+    label = 118 if width >= WIDE else 84
+    plot = width - label - 12
     step = plot / len(dates)
     radius = max(2.0, min(7.0, step * 0.36))
     height = TOP + ROW * len(marks.days) + 8
     described = "; ".join(f"{state}: {', '.join(_long_day(d) for d in sorted(named))}" for state, named in marks.days.items())
-    out = [f'<svg class="chart states-chart" viewBox="0 0 {WIDTH} {height}" role="img" '
-           f'aria-labelledby="states-title states-desc">',
-           '<title id="states-title">Body states, day by day</title>',
-           f'<desc id="states-desc">{e(described)}</desc>']
+    out = [f'<svg class="chart states-chart w{width}" viewBox="0 0 {width} {height}" role="img" '
+           f'aria-labelledby="states-title-{width} states-desc-{width}">',
+           f'<title id="states-title-{width}">Body states, day by day</title>',
+           f'<desc id="states-desc-{width}">{e(described)}</desc>']
     for i, day in enumerate(dates):
         if day.weekday() == 0 or i == 0:
-            x = LABEL + i * step
+            x = label + i * step
             out.append(f'<line class="week-line" x1="{x:.1f}" y1="{TOP - 8}" x2="{x:.1f}" y2="{height - 4}"/>')
             out.append(f'<text class="axis" x="{x + 3:.1f}" y="{TOP - 12}">{e(short_day(day))}</text>')
     for row, (state, named) in enumerate(marks.days.items()):
         y = TOP + row * ROW + ROW / 2
         colour = PALETTE[row % len(PALETTE)]
         if row % 2 == 0:
-            out.append(f'<rect class="band" x="0" y="{y - ROW / 2:.1f}" width="{WIDTH}" height="{ROW}"/>')
-        out.append(f'<text class="label" x="{LABEL - 8}" y="{y + 4:.1f}" text-anchor="end">{e(_fit(state))}</text>')
+            out.append(f'<rect class="band" x="0" y="{y - ROW / 2:.1f}" width="{width}" height="{ROW}"/>')
+        out.append(f'<text class="label" x="{label - 8}" y="{y + 4:.1f}" text-anchor="end">'
+                   f'{e(_fit(state, 16 if width >= WIDE else 11))}</text>')
         for day in sorted(named):
-            x = LABEL + ((day - marks.first).days + 0.5) * step
+            x = label + ((day - marks.first).days + 0.5) * step
             out.append(f'<circle class="mark" data-state="{e(state)}" data-day="{day.isoformat()}" cx="{x:.1f}" '
                        f'cy="{y:.1f}" r="{radius:.1f}" fill="{colour}"><title>{e(state)}, {e(_long_day(day))}</title></circle>')
     out.append("</svg>")
@@ -117,30 +120,34 @@ def _fit(label: str, most: int = 16) -> str:
     return label if len(label) <= most else label[: most - 1] + "…"
 
 
-def weeks_svg(weeks: list[WeekCount]) -> str:
-    """Ripples and practices side by side for each week, each bar with its number."""
+def weeks_svg(weeks: list[WeekCount], width: int = WIDE) -> str:
+    """Ripples and practices side by side for each week, each bar with its number (a count of one is
+    a small bar, not a tall one: counts are not goals)."""
     e = html.escape
-    height, base, top = 170, 136, 34
     most = max([w.ripples for w in weeks] + [w.practices for w in weeks] + [1])
-    column = (WIDTH - 20) / max(len(weeks), 1)
+    unit = min(22.0, 110 / most)
+    top = 40
+    base = top + unit * most
+    height = round(base + 26)
+    column = (width - 20) / max(len(weeks), 1)
     bar = max(3.0, min(26.0, column * 0.32))
     described = "; ".join(f"week of {_long_day(w.monday)}: {w.ripples} ripple{'s' * (w.ripples != 1)}, "
                           f"{w.practices} practice{'s' * (w.practices != 1)}" for w in weeks)
-    out = [f'<svg class="chart weeks-chart" viewBox="0 0 {WIDTH} {height}" role="img" '
-           f'aria-labelledby="weeks-title weeks-desc">',
-           '<title id="weeks-title">Ripples and practices, week by week</title>',
-           f'<desc id="weeks-desc">{e(described)}</desc>',
+    out = [f'<svg class="chart weeks-chart w{width}" viewBox="0 0 {width} {height}" role="img" '
+           f'aria-labelledby="weeks-title-{width} weeks-desc-{width}">',
+           f'<title id="weeks-title-{width}">Ripples and practices, week by week</title>',
+           f'<desc id="weeks-desc-{width}">{e(described)}</desc>',
            f'<rect x="10" y="6" width="12" height="12" rx="2" fill="{RIPPLE_COLOUR}"/>'
            '<text class="axis" x="27" y="16">ripples</text>',
            f'<rect x="100" y="6" width="12" height="12" rx="2" fill="{PRACTICE_COLOUR}"/>'
            '<text class="axis" x="117" y="16">practices</text>',
-           f'<line class="week-line" x1="10" y1="{base}" x2="{WIDTH - 10}" y2="{base}"/>']
-    label_every = max(1, round(len(weeks) / 10))
+           f'<line class="week-line" x1="10" y1="{base:.1f}" x2="{width - 10}" y2="{base:.1f}"/>']
+    label_every = max(1, round(len(weeks) / (10 if width >= WIDE else 5)))
     for i, week in enumerate(weeks):
         middle = 10 + column * (i + 0.5)
         for offset, count, colour, kind in ((-bar - 1, week.ripples, RIPPLE_COLOUR, "ripples"),
                                             (1, week.practices, PRACTICE_COLOUR, "practices")):
-            tall = (base - top) * count / most
+            tall = unit * count
             x = middle + offset
             if count:
                 out.append(f'<rect class="bar" data-kind="{kind}" data-week="{week.monday.isoformat()}" x="{x:.1f}" '
@@ -149,7 +156,7 @@ def weeks_svg(weeks: list[WeekCount]) -> str:
                 out.append(f'<text class="count" x="{x + bar / 2:.1f}" y="{base - tall - 4:.1f}" '
                            f'text-anchor="middle">{count}</text>')
         if i % label_every == 0:
-            out.append(f'<text class="axis" x="{middle:.1f}" y="{base + 18}" text-anchor="middle">'
+            out.append(f'<text class="axis" x="{middle:.1f}" y="{base + 18:.1f}" text-anchor="middle">'
                        f'{e(short_day(week.monday))}</text>')
     out.append("</svg>")
     return "".join(out)

@@ -10,7 +10,7 @@ import html
 from dataclasses import dataclass, field
 from importlib import resources
 
-from companion.review.chart import StateDays, WeekCount, states_svg, weeks_svg
+from companion.review.chart import NARROW, WIDE, StateDays, WeekCount, states_svg, weeks_svg
 from companion.review.export import KIND_TITLE, day_name, period_title, sittings, when
 from companion.review.periods import group_by_session, group_by_week
 
@@ -77,11 +77,13 @@ def _overview(content: PageContent) -> str:
     parts = ['<section class="overview" aria-labelledby="overview-title"><h2 id="overview-title">How the weeks went</h2>']
     parts += [f'<p class="summary">{e(sentence)}</p>' for sentence in content.summary]
     if content.marks.days:
-        parts.append(f'<figure><figcaption>Body states you named, day by day</figcaption>{states_svg(content.marks)}</figure>')
+        parts.append(f'<figure><figcaption>Body states you named, day by day</figcaption>'
+                     f'{states_svg(content.marks, WIDE)}{states_svg(content.marks, NARROW)}</figure>')
     else:
         parts.append('<p class="quiet">No body states were named in this period.</p>')
     if any(w.ripples or w.practices for w in content.weeks):
-        parts.append(f'<figure><figcaption>Ripples and practices, week by week</figcaption>{weeks_svg(content.weeks)}</figure>')
+        parts.append(f'<figure><figcaption>Ripples and practices, week by week</figcaption>'
+                     f'{weeks_svg(content.weeks, WIDE)}{weeks_svg(content.weeks, NARROW)}</figure>')
     parts.append("</section>")
     return "".join(parts)
 
