@@ -63,7 +63,7 @@ def page_document(content: PageContent) -> str:
             for _, block in sittings(week):
                 first = block[0]
                 out.append(f'<div class="sitting"><h4 class="when">{e(when(first["started_at"]))} — '
-                           f'{e(KIND_TITLE.get(first["kind"], first["kind"]))}</h4>')
+                           f'<span class="kind">{e(KIND_TITLE.get(first["kind"], first["kind"]))}</span></h4>')
                 out.extend(entry_html(entry, content.audio.get(entry["id"])) for entry in block)
                 out.append("</div>")
             out.append("</section>")
@@ -103,7 +103,7 @@ def _finder(content: PageContent) -> str:
             f'<div class="field"><label for="find-state">Body state</label><select id="find-state">'
             f'<option value="">All body states</option>{state_options}</select></div>'
             f'<p id="find-count" class="count-line" role="status" aria-live="polite"></p>'
-            f'<p class="hint">{e(WORD_HINT)}</p></form>')
+            f'</form><p class="hint">{e(WORD_HINT)}</p>')
 
 
 def entry_html(entry: dict, audio: bytes | None) -> str:
@@ -139,7 +139,13 @@ def entry_html(entry: dict, audio: bytes | None) -> str:
 
 
 def timed_words(words: list[dict]) -> str:
-    """Each word as an element carrying the seconds it starts and ends."""
+    """Each word as an element carrying the seconds it starts and ends; pieces such as "-disposed"
+    join the word before, as in the stored text (companion.textnorm.join_words)."""
     e = html.escape
-    return " ".join(f'<span class="w" data-start="{w["start"]:.2f}" data-end="{w["end"]:.2f}">{e(w["word"].strip())}</span>'
-                    for w in words if w["word"].strip())
+    out = ""
+    for w in words:
+        word = w["word"].strip()
+        if word:
+            glue = not out or word[:1] in "-'"
+            out += ("" if glue else " ") + f'<span class="w" data-start="{w["start"]:.2f}" data-end="{w["end"]:.2f}">{e(word)}</span>'
+    return out
