@@ -303,6 +303,18 @@ def test_replay_and_exports_read_encrypted_recordings(encrypted_home):
     assert shown.returncode == 0 and "(encrypted)" in shown.stdout
 
 
+def test_page_of_an_encrypted_folder_is_written_only_where_asked_and_says_so(encrypted_home, tmp_path):
+    with Store.open() as store:
+        record(store, "reflection-1-1.wav", signal_samples(1.5, seed=4))
+    target = tmp_path / "for-my-session.html"
+    result = companion("page", "--all", "--no-open", "-o", str(target))
+    assert result.returncode == 0, result.stderr
+    said = [line for line in result.stdout.splitlines() if "folder is encrypted" in line]
+    assert len(said) == 1 and str(target) in said[0] and "this page is not" in said[0]
+    assert SECRET in target.read_text(encoding="utf-8") and (target.stat().st_mode & 0o777) == 0o600
+    assert not (encrypted_home / "page.html").exists()  # nowhere else
+
+
 def test_backup_of_an_encrypted_store_stays_encrypted(encrypted_home):
     with Store.open() as store:
         store.add_entry("ripple", SECRET)

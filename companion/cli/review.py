@@ -151,7 +151,7 @@ def period_bounds(since: str | None, until: str | None) -> tuple[str | None, str
               help="Write the page to this file (default: page.html in your data folder).")
 @click.option("--no-open", is_flag=True, help="Only write the page; do not open it in the browser.")
 def page(since: str | None, until: str | None, everything: bool, output: Path | None, no_open: bool) -> None:
-    """One private page to look at: the weeks, your body, your voice.
+    """A private page: the weeks, your body, your voice.
 
     Since your last session unless told otherwise: a short summary, a chart of the body states you
     named, and everything you said, with your recordings. Nothing in it reaches the network.
@@ -162,9 +162,11 @@ def page(since: str | None, until: str | None, everything: bool, output: Path | 
         raise CompanionError("--all already means everything", "use either --all or --since/--until")
     since_iso, until_value = period_bounds(since, until)
     with store_for_reading() as store:
+        click.echo("Making your page…")
         text = page_html(store, since_iso, until_value, everything)
     target = write_private(output or default_page_path(), text)
-    click.echo(f"Your page is at {target} ({len(text.encode()) / 1e6:.1f} MB).")
+    size = len(text.encode())
+    click.echo(f"Your page is at {target} ({size / 1e6:.1f} MB)." if size >= 1e6 else f"Your page is at {target} ({size // 1000 + 1} KB).")
     note = encryption_note(target)
     if note:
         click.echo(note)
