@@ -26,7 +26,10 @@
       }
     };
     const loop = () => { light(); frame = audio.paused ? 0 : requestAnimationFrame(loop); };
-    audio.addEventListener("play", () => { if (!frame) frame = requestAnimationFrame(loop); });
+    audio.addEventListener("play", () => {
+      for (const other of document.querySelectorAll("audio")) if (other !== audio) other.pause();
+      if (!frame) frame = requestAnimationFrame(loop);
+    });
     audio.addEventListener("pause", light);
     audio.addEventListener("seeked", light);
     audio.addEventListener("timeupdate", light);
@@ -36,7 +39,6 @@
   function playFrom(word) {
     const audio = entryOf(word).querySelector("audio");
     if (!audio) return;
-    for (const other of document.querySelectorAll("audio")) if (other !== audio) other.pause();
     audio.currentTime = span(word)[0];
     audio.play().catch(() => {});
   }
@@ -80,7 +82,6 @@
     return w;
   }
   const stems = (text) => text.toLowerCase().split(/[^\p{L}\p{N}'’]+/u).map(stem).filter(Boolean);
-  window.companionStem = stem;
 
   const entries = [...document.querySelectorAll(".entry")];
   const index = new Map(entries.map((entry) => [entry, stems(entry.textContent)]));
