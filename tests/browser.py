@@ -115,6 +115,11 @@ class Chromium:
         for character in text:
             self.send("Input.insertText", page=True, text=character)
 
+    def press(self, key: str, code: int) -> None:
+        """Press and release one key (e.g. "ArrowRight", 39) in the focused element."""
+        for kind in ("rawKeyDown", "keyUp"):
+            self.send("Input.dispatchKeyEvent", page=True, type=kind, key=key, code=key, windowsVirtualKeyCode=code)
+
     def screenshot(self, path: Path, width: int, height: int, mobile: bool) -> Path:
         """A PNG of the page at this viewport size."""
         self.send("Emulation.setDeviceMetricsOverride", page=True, width=width, height=height,

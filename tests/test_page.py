@@ -216,6 +216,42 @@ def test_while_an_answer_plays_the_word_spoken_is_lit(browser, stored):
     assert answer["words"][chosen]["start"] - 0.05 <= started <= answer["words"][chosen]["start"] + 0.5
 
 
+def test_keys_alone_reach_a_word_and_play_from_it(browser, stored):
+    answer = next(e for e in stored if e["audio"] and e["id"] != EDITED)
+    browser.run(f"document.querySelector('#entry-{answer['id']} .w').focus()")
+    for _ in range(3):
+        browser.press("ArrowRight", 39)
+    focused = browser.run("[document.activeElement.textContent, +document.activeElement.dataset.start]")
+    assert focused == [answer["words"][3]["word"].strip(), round(answer["words"][3]["start"], 2)]
+    browser.press("Enter", 13)
+    started = browser.run(f"""new Promise(done => {{
+        const audio = document.querySelector('#entry-{answer['id']} audio');
+        const report = () => {{ const at = audio.currentTime; audio.pause(); done(at); }};
+        if (!audio.paused) return report();
+        audio.addEventListener('playing', report, {{once: true}}); }})""")
+    assert answer["words"][3]["start"] - 0.05 <= started <= answer["words"][3]["start"] + 0.5
+
+
+def test_dark_mode_reduced_motion_and_print_follow_the_system(browser):
+    def emulate(media: str = "", **features: str) -> None:
+        browser.send("Emulation.setEmulatedMedia", page=True, media=media,
+                     features=[{"name": k.replace("_", "-"), "value": v} for k, v in features.items()])
+
+    background = "getComputedStyle(document.body).backgroundColor"
+    emulate(prefers_color_scheme="light")
+    light = browser.run(background)
+    emulate(prefers_color_scheme="dark")
+    assert browser.run(background) != light and browser.run(background) == "rgb(29, 31, 34)"
+    emulate(prefers_reduced_motion="reduce")
+    assert browser.run("getComputedStyle(document.querySelector('.w')).transitionDuration") == "0s"
+    emulate(media="print")
+    shown = "(s) => [...document.querySelectorAll(s)].filter(e => getComputedStyle(e).display !== 'none').length"
+    assert browser.run(f"({shown})('audio') + ({shown})('.finder')") == 0
+    assert browser.run(f"({shown})('.prompt')") > 0 and browser.run(f"({shown})('svg.states-chart')") == 1
+    emulate()
+    assert browser.run(f"({shown})('audio')") > 0
+
+
 def visible_entries(browser: Chromium) -> set[int]:
     return set(browser.run("[...document.querySelectorAll('.entry')].filter(e => e.offsetParent !== null)"
                            ".map(e => +e.id.split('-')[1])"))

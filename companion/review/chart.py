@@ -10,7 +10,8 @@ from datetime import date, datetime, timedelta
 
 from companion.review.periods import week_start
 
-PALETTE = ("#6f8fb3", "#9a86b8", "#5f9e9a", "#c0a26a", "#7d8aa0", "#b08aa6", "#8aa4c8", "#a39a84")
+PALETTE = ("#6f8fb3", "#9a86b8", "#5f9e9a", "#c0a26a", "#7d8aa0", "#b08aa6", "#8ab0c8", "#a39a84",
+           "#8c7bb0", "#4f8aa0", "#c4a98a", "#93a0ad")
 """Soft, equal hues for the body states, handed out in order (no state is better than another)."""
 RIPPLE_COLOUR, PRACTICE_COLOUR = "#7fa7c9", "#b7a3cf"
 
@@ -100,7 +101,8 @@ def states_svg(marks: StateDays, width: int = WIDE) -> str:
         if day.weekday() == 0 or i == 0:
             x = label + i * step
             out.append(f'<line class="week-line" x1="{x:.1f}" y1="{TOP - 8}" x2="{x:.1f}" y2="{height - 4}"/>')
-            out.append(f'<text class="axis" x="{x + 3:.1f}" y="{TOP - 12}">{e(short_day(day))}</text>')
+            if day.weekday() == 0 or len(dates) < 7 or (7 - day.weekday()) * step >= 44:  # room before the next Monday's
+                out.append(f'<text class="axis" x="{x + 3:.1f}" y="{TOP - 12}">{e(short_day(day))}</text>')
     for row, (state, named) in enumerate(marks.days.items()):
         y = TOP + row * ROW + ROW / 2
         colour = PALETTE[row % len(PALETTE)]
