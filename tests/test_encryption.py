@@ -313,6 +313,9 @@ def test_page_of_an_encrypted_folder_is_written_only_where_asked_and_says_so(enc
     assert len(said) == 1 and str(target) in said[0] and "this page is not" in said[0]
     assert SECRET in target.read_text(encoding="utf-8") and (target.stat().st_mode & 0o777) == 0o600
     assert not (encrypted_home / "page.html").exists()  # nowhere else
+    unasked = companion("page", "--all", "--no-open")  # not beside the encrypted data either, unless asked
+    assert unasked.returncode != 0 and unasked.stderr.startswith("Error: your data folder is encrypted") and "-o" in unasked.stderr
+    assert not (encrypted_home / "page.html").exists()
 
 
 def test_backup_of_an_encrypted_store_stays_encrypted(encrypted_home):

@@ -148,7 +148,8 @@ def period_bounds(since: str | None, until: str | None) -> tuple[str | None, str
 @click.option("--until", help="Up to and including this date.")
 @click.option("--all", "everything", is_flag=True, help="Everything you have kept.")
 @click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False),
-              help="Write the page to this file (default: page.html in your data folder).")
+              help="Write the page to this file (default: page.html in your data folder; "
+                   "needed when the data folder is encrypted).")
 @click.option("--no-open", is_flag=True, help="Only write the page; do not open it in the browser.")
 def page(since: str | None, until: str | None, everything: bool, output: Path | None, no_open: bool) -> None:
     """A private page: the weeks, your body, your voice.
@@ -157,9 +158,13 @@ def page(since: str | None, until: str | None, everything: bool, output: Path | 
     named, and everything you said, with your recordings. Nothing in it reaches the network.
     """
     from companion.review.page_build import default_page_path, encryption_note, page_html, write_private
+    from companion.store import crypto
 
     if everything and (since or until):
         raise CompanionError("--all already means everything", "use either --all or --since/--until")
+    if output is None and crypto.is_enabled(default_page_path().parent):
+        raise CompanionError("your data folder is encrypted, and the page cannot be (a browser must read it)",
+                             "say where to keep it, e.g. `companion page -o ~/companion-page.html`, and delete it when you are done")
     since_iso, until_value = period_bounds(since, until)
     with store_for_reading() as store:
         click.echo("Making your page…")
