@@ -9,6 +9,7 @@ Each benchmark runs as a subprocess with the project's Python (.venv/bin/python)
                                                  (private PulseAudio server, real time)
     storage   scripts/bench_storage.py --json    insert rate, search over 10,000 entries
     startup   scripts/bench_startup.py --json    launch -> first spoken word (private PulseAudio server)
+    page      scripts/bench_page.py --json       the private page for an hour of answers: size, build time, WER via Opus
     rooms     scripts/bench_rooms.py --json      speech in noise (fan, babble): import beside plain faster-whisper, the
                                                  live reflection in real time, noise alone, invented phrases
     long      scripts/bench_long_reflection.py   opt-in (--only ...,long): one long answer in real time, peak memory
@@ -42,7 +43,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 SCRIPTS = REPO / "scripts"
 DEFAULT_OUT = REPO / "docs" / "benchmarks.md"
-ORDER = ["stt", "practice", "storage", "startup", "rooms"]  # the default set
+ORDER = ["stt", "practice", "storage", "startup", "rooms", "page"]  # the default set
 OPTIONAL = ["long"]  # only with --only: an hour in real time
 ALIASES = {"speech": "stt"}
 IDLE_OTHER_CORES = 0.2  # other processes using less than this many cores on average: "idle"
@@ -58,6 +59,7 @@ G_SEARCH_MS, G_SEARCH_ENTRIES = 50.0, 10_000
 G_INSERT = 100.0
 G_PEAK_MB = 500.0
 G_GROWTH_MB = 5.0
+G_PAGE_KB_PER_MINUTE, G_PAGE_HOUR_MB = 250.0, 20.0
 
 GOALS_TEXT = [
     ("Word error rate", f"≤ {G_WER * 100:.0f} % on real speech (the LibriVox recordings) for the default engine."),
@@ -158,6 +160,9 @@ def plan(name: str, quick: bool, long_minutes: float = 60.0) -> tuple[list[str],
     if name == "startup":
         runs = 1 if quick else 5
         return ["--json", "--runs", str(runs)], 300 if quick else 900, {"runs": runs}
+    if name == "page":
+        minutes = 5 if quick else 60
+        return ["--json", "--minutes", str(minutes)], 900 if quick else 1800, {"minutes": minutes}
     if name == "rooms":
         args = ["--json"] + (["--live", "2", "--noise-minutes", "0.3", "--limit", "6"] if quick else ["--live", "6"])
         return args, 1200 if quick else 3600, {"quick": quick}
@@ -719,6 +724,25 @@ def startup_rows(run: Run | None) -> list[Row]:
     return rows or [missing("Startup → first spoken word", "`companion reflect`", goal, "the startup benchmark's JSON had none of the expected keys.")]
 
 
+def page_rows(run: Run | None) -> list[Row]:
+    goal_rate, goal_hour = f"≤ {G_PAGE_KB_PER_MINUTE:.0f} KB per minute", f"≤ {G_PAGE_HOUR_MB:.0f} MB"
+    d = run.data if run is not None else None
+    if not d:
+        why = "the page benchmark was not run (--only)." if run is None else f"the page benchmark gave no figures ({run.error or 'no JSON'})."
+        return [missing("Private page size", "`companion page --all`", goal_hour, why)]
+    cond = f"`companion page --all`, {d['minutes']:g} min of real speech in one-minute answers, Ogg Opus"
+    ok_rate, ok_hour = d["page_kb_per_minute"] <= G_PAGE_KB_PER_MINUTE, d["hour_mb"] <= G_PAGE_HOUR_MB
+    rows = [Row("Private page per minute of speech", cond, f"{d['page_kb_per_minute']:.0f} KB", goal_rate,
+                "yes" if ok_rate else "no", "" if ok_rate else f"The page takes {d['page_kb_per_minute']:.0f} KB a minute of speech."),
+            Row("Private page for an hour of answers", cond, f"{d['hour_mb']:.1f} MB" + ("" if d["minutes"] >= 60 else " (scaled)"),
+                goal_hour, "yes" if ok_hour else "no", "" if ok_hour else f"An hour of answers makes a page of {d['hour_mb']:.1f} MB."),
+            Row("Private page: time to build", cond, f"{d['build_s']:.0f} s, peak {d['peak_mb']:.0f} MB", "—", "—")]
+    if d.get("wer_opus") is not None:
+        rows.append(Row("WER through the page's Opus", f"the five LibriVox clips, {d['model']}",
+                        f"{_pct(d['wer_opus'])} (WAV: {_pct(d['wer_wav'])})", "—", "—"))
+    return rows
+
+
 def long_rows(run: Run | None) -> list[Row]:
     goal_mem, goal_growth = f"≤ {G_PEAK_MB:.0f} MB", f"flat: ≤ {G_GROWTH_MB:.0f} MB per 10 min"
     d = run.data if run is not None else None
@@ -871,6 +895,9 @@ HOW_MEASURED = [
     "silent; vosk with Korean command words.",
     "- **Storage** (`scripts/bench_storage.py`): a real SQLite database (WAL, FTS5 with the porter stemmer) filled with "
     "entries of 8–40 words each with timings, one transaction per entry; then 40 searches (8 queries × 5).",
+    "- **Page** (`scripts/bench_page.py`): an hour of real speech (the five LibriVox clips one after another, cut into "
+    "one-minute answers with their words) over four weeks with daily check-ins; `companion page --all`'s page built "
+    "(every recording as Ogg Opus, embedded); its size, and the WER of the speech model on the clips decoded from it.",
     "- **Startup** (`scripts/bench_startup.py`): from launching `companion reflect` to the first sound on the private "
     "PulseAudio server's speaker; the first run with an empty voice cache, later runs with it filled.",
     "- **Rooms** (`scripts/bench_rooms.py`): real human speech (the five LibriVox clips and, installed by "
@@ -951,7 +978,7 @@ def report(args: argparse.Namespace, runs: dict[str, Run], info: dict, load: dic
     default_engine = (info.get("default_engine") or {}).get("engine")
     rows = (stt_rows(runs.get("stt"), load["idle"], default_engine) + practice_rows(runs.get("practice"), quick)
             + storage_rows(runs.get("storage")) + startup_rows(runs.get("startup")) + rooms_rows(runs.get("rooms"))
-            + long_rows(runs.get("long")))
+            + page_rows(runs.get("page")) + long_rows(runs.get("long")))
     text = render(rows, runs, info, load, quick, started)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(text, encoding="utf-8")

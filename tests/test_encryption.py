@@ -26,7 +26,8 @@ from companion.audio import files as audio_files
 from companion.audio.wavfile import GrowingWav
 from companion.conversation.recovery import recover
 from companion.errors import PassphraseError, StorageError
-from companion.review.export import export_html, export_json
+from companion.review.export import export_json
+from companion.review.page_build import page_html
 from companion.review.replay import Replay
 from companion.store import crypto, encrypt, sealed
 from companion.store import pending as recovery
@@ -289,17 +290,32 @@ def test_replay_and_exports_read_encrypted_recordings(encrypted_home):
         entry = store.get_entry(entry_id)
         loaded, rate = Replay(store, None, live=False).load(entry)
         assert rate == 16000 and np.max(np.abs(loaded - samples)) < 1e-4
-        page = export_html(store)
+        page = page_html(store, everything=True)
         exported = export_json(store)
-    [embedded] = re.findall(r'src="data:audio/wav;base64,([^"]+)"', page)
-    wav = base64.b64decode(embedded)
-    assert wav.startswith(b"RIFF")
-    played, played_rate = sf.read(io.BytesIO(wav), dtype="float32")
-    assert played_rate == 16000 and len(played) == len(samples)
+    [embedded] = re.findall(r'src="data:audio/ogg;codecs=opus;base64,([^"]+)"', page)
+    ogg = base64.b64decode(embedded)
+    assert ogg.startswith(b"OggS")
+    played, played_rate = sf.read(io.BytesIO(ogg), dtype="float32")
+    assert played_rate == 16000 and abs(len(played) - len(samples)) <= 160
     assert SECRET in page
     assert exported["entries"][0]["audio"].endswith("reflection-1-1.wav")
     shown = companion("show", str(entry_id))
     assert shown.returncode == 0 and "(encrypted)" in shown.stdout
+
+
+def test_page_of_an_encrypted_folder_is_written_only_where_asked_and_says_so(encrypted_home, tmp_path):
+    with Store.open() as store:
+        record(store, "reflection-1-1.wav", signal_samples(1.5, seed=4))
+    target = tmp_path / "for-my-session.html"
+    result = companion("page", "--all", "--no-open", "-o", str(target))
+    assert result.returncode == 0, result.stderr
+    said = [line for line in result.stdout.splitlines() if "folder is encrypted" in line]
+    assert len(said) == 1 and str(target) in said[0] and "this page is not" in said[0]
+    assert SECRET in target.read_text(encoding="utf-8") and (target.stat().st_mode & 0o777) == 0o600
+    assert not (encrypted_home / "page.html").exists()  # nowhere else
+    unasked = companion("page", "--all", "--no-open")  # not beside the encrypted data either, unless asked
+    assert unasked.returncode != 0 and unasked.stderr.startswith("Error: your data folder is encrypted") and "-o" in unasked.stderr
+    assert not (encrypted_home / "page.html").exists()
 
 
 def test_backup_of_an_encrypted_store_stays_encrypted(encrypted_home):

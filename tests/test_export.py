@@ -22,11 +22,11 @@ from companion.practice.records import HeardCommand, RunRecord, finish_run, star
 from companion.review.export import (
     caption_cues,
     entry_captions,
-    export_html,
     export_json,
     to_srt,
     to_vtt,
 )
+from companion.review.page_build import page_html
 from companion.store.database import Store
 
 WORDS = [Word("I", 0.2, 0.35, 0.9), Word("noticed", 0.35, 0.8, 0.9), Word("my", 0.8, 0.95, 0.9),
@@ -168,6 +168,7 @@ def test_html_page_opens_in_chromium_and_its_audio_loads(companion_home, tmp_pat
     html = page.read_text(encoding="utf-8")
     assert "http://" not in html and "https://" not in html  # self-contained: nothing fetched
     assert html.count("<audio ") == 2 and "a deeper breath on the stairs" in html and "Body: heavy, restless" in html
+    assert "data:audio/ogg;codecs=opus;base64," in html and "data:audio/wav" not in html
 
     checked = tmp_path / "checked.html"
     checked.write_text(html.replace("</body>", CHECK_AUDIO + "</body>"), encoding="utf-8")
@@ -182,8 +183,8 @@ def test_html_page_opens_in_chromium_and_its_audio_loads(companion_home, tmp_pat
     dom = run.stdout
     assert '<pre id="audio-check">' in dom, dom[-2000:]
     found = dom.split('<pre id="audio-check">AUDIO ', 1)[1].split(" END", 1)[0].split()
-    durations = dict(item.split(":") for item in found)
-    assert durations == {"1": "3.70", "3": "1.20"}, found
+    durations = {entry: float(seconds) for entry, seconds in (item.split(":") for item in found)}
+    assert durations.keys() == {"1", "3"} and abs(durations["1"] - 3.7) < 0.1 and abs(durations["3"] - 1.2) < 0.1, found
 
 
 def test_captions_for_one_answer(companion_home):
@@ -217,5 +218,5 @@ def test_caption_cues_break_at_pauses_and_length():
 def test_html_escapes_what_was_said(companion_home):
     with Store.open() as store:
         store.add_entry("ripple", "<script>alert(1)</script> & more")
-        page = export_html(store)
+        page = page_html(store, everything=True)
     assert "<script>alert" not in page and "&lt;script&gt;alert(1)&lt;/script&gt; &amp; more" in page

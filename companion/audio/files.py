@@ -1,7 +1,8 @@
 """Stored recordings, encrypted or not: one small API so that callers need not care.
 
 - `read_samples(path)`: mono float32 samples and their rate (replay, review).
-- `playable_bytes(path)`: bytes a player understands (a WAV for recordings), for the HTML export.
+- `playable_bytes(path)`: bytes a player understands (a WAV for recordings).
+- `compact_speech(path)`: the recording as a small Ogg Opus file, for the private page.
 - `read_growing(path)`: the samples of a recording cut short by a crash, by what reached the disk.
 - `copy_in(source, target)`: bring a file into the data folder (encrypted there when encryption is on).
 - `repair(path)`: after a crash, make a cut-short recording end cleanly; returns its frames.
@@ -97,6 +98,26 @@ def playable_bytes(path: Path) -> bytes:
             return wav_header(len(data) // 2, header.rate) + data
         return data
     return Path(path).read_bytes()
+
+
+OPUS_RATES = (8000, 12000, 16000, 24000, 48000)
+OPUS_COMPRESSION = 0.96
+"""libsndfile's Opus compression level: 0.96 is about 17 kbit/s, clear for speech (~130 KB a minute)."""
+
+
+def compact_speech(path: Path) -> bytes:
+    """A stored recording (decrypted when encryption is on) as Ogg Opus at a speech bitrate, in memory."""
+    import soundfile as sf
+
+    from companion.audio.resample import resample
+
+    samples, rate = read_samples(path)
+    if rate not in OPUS_RATES:
+        samples, rate = resample(samples, rate, SAMPLE_RATE), SAMPLE_RATE
+    out = io.BytesIO()
+    sf.write(out, np.ascontiguousarray(samples, dtype=np.float32), rate, format="OGG", subtype="OPUS",
+             compression_level=OPUS_COMPRESSION)
+    return out.getvalue()
 
 
 def read_growing(path: Path) -> np.ndarray:

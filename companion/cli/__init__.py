@@ -16,7 +16,7 @@ SECTIONS: list[tuple[str, tuple[str, ...]]] = [
     ("Reflect", ("reflect", "import")),
     ("Ground", ("ground", "practices")),
     ("Notice", ("ripple", "checkin", "session")),
-    ("Review", ("review", "play", "list", "show", "search")),
+    ("Review", ("review", "page", "play", "list", "show", "search")),
     ("Your data", ("edit", "delete", "forget", "export", "import-json", "backup", "encrypt")),
     ("Set-up", ("doctor", "models")),
 ]

@@ -148,7 +148,7 @@ def _spoken_confirmation(settings: config.Settings) -> str:
               show_default=True, help="markdown: the words, by session and week, to read or share; json: every "
               "entry, session and practice run with words and timings, recordings named by their path (not "
               "included: `companion backup --with-recordings` copies them); html: one page with the words and "
-              "the recordings inside it; srt/vtt: captions of one answer (--id).")
+              "the recordings inside it (the same page as `companion page`); srt/vtt: captions of one answer (--id).")
 @click.option("--id", "entry_id", type=ENTRY_ID, help="The answer to caption (srt, vtt).")
 @click.option("--since", help="Only from this date on, e.g. 2026-11-01 (markdown, html).")
 @click.option("-o", "--output", type=click.Path(path_type=Path), help="Write to this file instead of printing.")
@@ -166,7 +166,9 @@ def export(fmt: str, entry_id: int | None, since: str | None, output: Path | Non
         elif fmt == "markdown":
             text = exporting.export_markdown(store, since_iso)
         elif fmt == "html":
-            text = exporting.export_html(store, since_iso)
+            from companion.review.page_build import page_html
+
+            text = page_html(store, since_iso, everything=since_iso is None)
         else:
             text = exporting.entry_captions(store.get_entry(entry_id), fmt)
     if output:
@@ -176,6 +178,12 @@ def export(fmt: str, entry_id: int | None, since: str | None, output: Path | Non
             raise CompanionError(f"cannot write the export to {output}: {e.strerror or e}",
                                  "choose a file in a folder that exists and that you can write to; nothing stored was changed") from None
         click.echo(f"Written to {output}")
+        if fmt == "html":
+            from companion.review.page_build import encryption_note
+
+            note = encryption_note(output)
+            if note:
+                click.echo(note)
     else:
         click.echo(text, nl=False)
 

@@ -1,8 +1,11 @@
-"""Commands for looking back: `review` (spoken and shown), `play` (one's own voice), `list`, `show`, `search`."""
+"""Commands for looking back: `review` (spoken and shown), `page` (a private page to look at),
+`play` (one's own voice), `list`, `show`, `search`."""
 
 from __future__ import annotations
 
+import os
 import sys
+from pathlib import Path
 
 import click
 
@@ -36,7 +39,7 @@ def review(print_only: bool, since: str | None, pause: float, **options) -> None
 
     While it speaks you can say "next", "back", "repeat", "play my voice" or "stop".
     """
-    from companion.review.digest import gather, print_review, review_items
+    from companion.review.digest import gather, print_review, review_items, states_chart
     from companion.review.read_aloud import Review
     from companion.store.database import Store
     from companion.store.sessions import parse_moment
@@ -49,7 +52,7 @@ def review(print_only: bool, since: str | None, pause: float, **options) -> None
         digest, entries = gather(store, since_iso)
         items = review_items(digest, entries)
         if print_only:
-            print_review(ui, items)
+            print_review(ui, items, states_chart(digest, entries))
             return
         settings = command_settings(options, config.SPEAKING)
         with spoken_io(settings, answers=False) as (engine, mic, speaker, voice):
@@ -116,14 +119,9 @@ def show(entry_id: int) -> None:
 def search(query: tuple[str, ...], kind: str | None, since: str | None, until: str | None, limit: int) -> None:
     """Find words in what you said; "breathe" finds "breathing" too."""
     from companion.review.present import search_line
-    from companion.store.sessions import parse_moment
 
     typed_text(" ".join(query), "what you searched for", limit=None, nothing="nothing was searched")
-    since_iso = parse_moment(since, what="--since").isoformat(timespec="seconds") if since else None
-    until_value = None
-    if until:
-        moment = parse_moment(until, what="--until")
-        until_value = until.strip() if len(until.strip()) == 10 else moment.isoformat(timespec="seconds")
+    since_iso, until_value = period_bounds(since, until)
     with store_for_reading() as store:
         results = store.search(" ".join(query), kind=kind, since=since_iso, until=until_value, limit=limit)
     if not results:
@@ -133,4 +131,66 @@ def search(query: tuple[str, ...], kind: str | None, since: str | None, until: s
         click.echo(search_line(result, styled))
 
 
-COMMANDS: list[click.Command] = [review, play, list_, show, search]
+def period_bounds(since: str | None, until: str | None) -> tuple[str | None, str | None]:
+    """--since and --until as the store takes them: a time, or a bare date (until: the whole day)."""
+    from companion.store.sessions import parse_moment
+
+    since_iso = parse_moment(since, what="--since").isoformat(timespec="seconds") if since else None
+    until_value = None
+    if until:
+        moment = parse_moment(until, what="--until")
+        until_value = until.strip() if len(until.strip()) == 10 else moment.isoformat(timespec="seconds")
+    return since_iso, until_value
+
+
+@click.command()
+@click.option("--since", help="From this date instead of your last session (e.g. 2026-11-01).")
+@click.option("--until", help="Up to and including this date.")
+@click.option("--all", "everything", is_flag=True, help="Everything you have kept.")
+@click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False),
+              help="Write the page to this file (default: page.html in your data folder; "
+                   "needed when the data folder is encrypted).")
+@click.option("--no-open", is_flag=True, help="Only write the page; do not open it in the browser.")
+def page(since: str | None, until: str | None, everything: bool, output: Path | None, no_open: bool) -> None:
+    """A private page: the weeks, your body, your voice.
+
+    Since your last session unless told otherwise: a short summary, a chart of the body states you
+    named, and everything you said, with your recordings. Nothing in it reaches the network.
+    """
+    from companion.review.page_build import default_page_path, encryption_note, page_html, write_private
+    from companion.store import crypto
+
+    if everything and (since or until):
+        raise CompanionError("--all already means everything", "use either --all or --since/--until")
+    if output is None and crypto.is_enabled(default_page_path().parent):
+        raise CompanionError("your data folder is encrypted, and the page cannot be (a browser must read it)",
+                             "say where to keep it, e.g. `companion page -o ~/companion-page.html`, and delete it when you are done")
+    since_iso, until_value = period_bounds(since, until)
+    with store_for_reading() as store:
+        click.echo("Making your page…")
+        text = page_html(store, since_iso, until_value, everything)
+    target = write_private(output or default_page_path(), text)
+    size = len(text.encode())
+    click.echo(f"Your page is at {target} ({size / 1e6:.1f} MB)." if size >= 1e6 else f"Your page is at {target} ({size // 1000 + 1} KB).")
+    note = encryption_note(target)
+    if note:
+        click.echo(note)
+    if not no_open:
+        open_in_browser(target)
+
+
+def open_in_browser(target: Path) -> None:
+    """Open the page in the default browser when there is a screen to show it on; never an error."""
+    import webbrowser
+
+    uri = target.resolve().as_uri()
+    on_screen = sys.platform != "linux" or os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
+    try:
+        opened = bool(on_screen) and webbrowser.open(uri)
+    except Exception:  # a browser that fails to start is no reason to fail: the page is written
+        opened = False
+    if not opened:
+        click.echo(f"Open it in a browser: {uri}")
+
+
+COMMANDS: list[click.Command] = [review, page, play, list_, show, search]

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 
+from companion.review.chart import local_day, state_days, states_text
 from companion.review.export import day_name
 from companion.store.database import Store
 from companion.terminal import Terminal
@@ -160,13 +161,25 @@ def gather(store: Store, since: str | None = None) -> tuple[Digest, list[dict]]:
     entries = store.list_entries(since=since)
     for entry in entries:
         entry["words"] = store.entry_words(entry["id"])
+        entry["states"] = store.entry_states(entry["id"])
     digest = build_digest(entries, store.state_counts(since=since), practices_done(store, since), since,
                           session["held_at"] if session else None)
     return digest, entries
 
 
-def print_review(ui: Terminal, items: list[Item]) -> None:
-    """The review, shown without speaking."""
+def states_chart(digest: Digest, entries: list[dict], today: date | None = None) -> list[str]:
+    """The body states of the review's period as a small text chart (entries carry `states`)."""
+    first = local_day(digest.since) if digest.since else None
+    last = max([today or date.today()] + [local_day(e["started_at"]) for e in entries])
+    return states_text(state_days(entries, first, last))
+
+
+def print_review(ui: Terminal, items: list[Item], chart: list[str] | None = None) -> None:
+    """The review, shown without speaking; the body-state chart (if any) after the digest."""
     for number, item in enumerate(items):
         ui.say("")
         ui.say(item.shown if number == 0 else f"({number}/{len(items) - 1}) {item.shown}")
+        if number == 0 and chart:
+            ui.say("")
+            for line in chart:
+                ui.say(line)

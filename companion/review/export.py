@@ -1,19 +1,15 @@
-"""Everything Companion stored, for keeping (JSON) or for bringing to a therapist (Markdown, HTML),
-and one answer as captions (SRT, WebVTT).
+"""Everything Companion stored, for keeping (JSON) or for bringing to a therapist (Markdown; the
+HTML page is companion.review.page), and one answer as captions (SRT, WebVTT).
 
-Formatting is pure (dicts in, text out); only `export_json`, `export_markdown` and `export_html` read
-the store (and `export_html` the audio files it embeds).
+Formatting is pure (dicts in, text out); only `export_json` and `export_markdown` read the store.
 """
 
 from __future__ import annotations
 
-import base64
-import html
 from dataclasses import dataclass
 from datetime import date, datetime
 from itertools import groupby
 
-from companion.audio import files as audio_files
 from companion.practice.records import practice_runs_for_export
 from companion.review.periods import Period, group_by_session, group_by_week
 from companion.store.database import Store
@@ -80,7 +76,7 @@ def markdown_document(sessions: list[dict], entries: list[dict]) -> str:
             lines += ["_Nothing recorded since then yet._", ""]
         for monday, week in group_by_week(period.entries):
             lines += [f"### Week of {day_name(monday)}", ""]
-            for _, block in _blocks(week):
+            for _, block in sittings(week):
                 first = block[0]
                 lines += [f"#### {when(first['started_at'])} — {KIND_TITLE.get(first['kind'], first['kind'])}", ""]
                 for entry in block:
@@ -92,7 +88,7 @@ def markdown_document(sessions: list[dict], entries: list[dict]) -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
-def _blocks(entries: list[dict]):
+def sittings(entries: list[dict]):
     """Consecutive answers of one reflection sitting together; every other entry on its own."""
     keyed = groupby(entries, key=lambda e: ("r", e["reflection_id"]) if e.get("reflection_id") else ("e", e["id"]))
     return [(key, list(block)) for key, block in keyed]
@@ -116,65 +112,6 @@ def day_name(moment: date) -> str:
 def when(iso: str) -> str:
     moment = datetime.fromisoformat(iso)
     return f"{day_name(moment)}, {moment:%H:%M}"
-
-
-# HTML
-
-_CSS = """
-body { font-family: Georgia, 'Times New Roman', serif; max-width: 42rem; margin: 2rem auto; padding: 0 1rem;
-       color: #2b2b2b; background: #fbfaf7; line-height: 1.55; }
-h1 { font-weight: normal; } h2 { font-weight: normal; border-bottom: 1px solid #ddd; padding-bottom: .2rem; }
-h3 { font-weight: normal; color: #666; } .entry { margin: 1.2rem 0 1.6rem; }
-.when { color: #777; font-size: .9rem; } .prompt { font-weight: bold; margin: .6rem 0 .2rem; }
-.body { font-style: italic; color: #555; } audio { width: 100%; margin-top: .4rem; }
-"""
-
-
-def export_html(store: Store, since: str | None = None) -> str:
-    """One self-contained page: every answer's text and, where kept, its recording (embedded)."""
-    entries = _with_states(store, store.list_entries(since=since))
-    audio: dict[int, bytes] = {}
-    for entry in entries:
-        path = store.audio_path(entry)
-        if path is not None and path.is_file():
-            audio[entry["id"]] = audio_files.playable_bytes(path)  # decrypted when encryption is on
-    return html_document(store.list_sessions(), entries, audio)
-
-
-def html_document(sessions: list[dict], entries: list[dict], audio: dict[int, bytes]) -> str:
-    """The HTML page for `entries`, with `audio[entry id]` (WAV bytes) embedded as players."""
-    e = html.escape
-    out = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
-           '<meta name="viewport" content="width=device-width, initial-scale=1">',
-           "<title>Companion — what I said</title>", f"<style>{_CSS}</style></head><body>",
-           "<h1>Companion — what I said</h1>"]
-    if not entries:
-        out.append("<p><em>Nothing recorded yet.</em></p>")
-    for period in group_by_session(sessions, entries):
-        out.append(f"<section><h2>{e(period_title(period))}</h2>")
-        for monday, week in group_by_week(period.entries):
-            out.append(f"<h3>Week of {e(day_name(monday))}</h3>")
-            for _, block in _blocks(week):
-                first = block[0]
-                out.append(f'<div class="sitting"><p class="when">{e(when(first["started_at"]))} — '
-                           f'{e(KIND_TITLE.get(first["kind"], first["kind"]))}</p>')
-                for entry in block:
-                    out.append(f'<div class="entry" id="entry-{entry["id"]}">')
-                    if entry.get("prompt"):
-                        out.append(f'<p class="prompt">{e(entry["prompt"].strip())}</p>')
-                    text = (entry.get("text") or "").strip()
-                    out.append(f"<p>{e(text)}</p>" if text else "<p><em>(no answer)</em></p>")
-                    if entry.get("states"):
-                        out.append(f'<p class="body">Body: {e(", ".join(entry["states"]))}</p>')
-                    if entry["id"] in audio:
-                        data = base64.b64encode(audio[entry["id"]]).decode("ascii")
-                        out.append(f'<audio controls preload="metadata" data-entry="{entry["id"]}" '
-                                   f'src="data:audio/wav;base64,{data}"></audio>')
-                    out.append("</div>")
-                out.append("</div>")
-        out.append("</section>")
-    out.append("</body></html>")
-    return "\n".join(out) + "\n"
 
 
 # Captions (SRT, WebVTT) for one answer
