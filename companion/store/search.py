@@ -74,9 +74,11 @@ def search_page(
         return SearchPage()
     source, params = _matching(db, kind, since, until)
     params["match"] = match
+    unfiltered = kind is None and since is None and until is None  # then the words index alone is read
+    candidates = "FROM entries_fts WHERE entries_fts MATCH :match" if unfiltered else source
     newest = [row[0] for row in db.execute(
-        f"SELECT entries_fts.rowid {source} ORDER BY entries_fts.rowid DESC LIMIT :cap",
-        {**params, "cap": COUNTED_AT_MOST + 1})]
+        f"SELECT entries_fts.rowid {candidates} ORDER BY entries_fts.rowid DESC LIMIT :cap",
+        {**params, "cap": max(COUNTED_AT_MOST, RANKED_AT_MOST) + 1})]
     counted_all = len(newest) <= COUNTED_AT_MOST
     if not newest:
         return SearchPage()
