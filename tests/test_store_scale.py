@@ -113,6 +113,22 @@ def test_an_older_store_gets_the_indexes_and_keeps_its_entries(home):
         assert [e["text"] for e in store.recent_entries(5)[0]] == ["kept from before"]
 
 
+def test_an_older_store_on_a_read_only_filesystem_is_still_read_without_the_indexes(home):
+    home.mkdir(mode=0o700)
+    db_path = home / "companion.db"
+    with Store.open(db_path) as store:
+        store.add_entry("ripple", "a walk by the water", started_at="2025-06-01T09:00:00+02:00")
+        for name in ("entries_moment", "entries_kind_moment", "entries_session_id", "sessions_moment",
+                     "reflections_moment", "practice_runs_moment"):
+            store.db.execute(f"DROP INDEX {name}")
+        store.db.execute("DELETE FROM _migrations WHERE id = 4")
+        store.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    with Store._open_read_only(db_path) as store:  # as opened where the folder cannot be written
+        assert store.read_only and 4 not in migrations.applied(store.db)
+        assert [e["text"] for e in store.recent_entries(5)[0]] == ["a walk by the water"]
+        assert [r["id"] for r in store.search_page("walk").results] == [1]
+
+
 def test_periods_and_order_follow_the_instant_across_offsets(home):
     with Store.open() as store:
         late_in_tokyo = store.add_entry("ripple", "a", started_at="2026-03-01T08:30:00+09:00")  # 23:30 UTC the day before

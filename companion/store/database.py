@@ -17,7 +17,7 @@ from companion.events import Word
 from companion.store import crypto
 from companion.store.backup import daily_backup_quietly, read_only_uri
 from companion.store.damage import check_sqlite_file, damaged_database, not_a_database
-from companion.store.migrations import MIGRATIONS, applied, migrate
+from companion.store.migrations import MIGRATIONS, ONLY_INDEXES, applied, migrate
 from companion.store.queries import ENTRY_COLUMNS, Timestamp, entry_row, filters, now_iso, to_iso
 from companion.store.search import SNIPPET_MARKS, SearchPage, search_page  # noqa: F401  (SNIPPET_MARKS: part of the store's face)
 from companion.textnorm import join_words
@@ -89,7 +89,7 @@ class Store:
         try:
             conn = crypto.connect(uri, keys, uri=True) if keys else sqlite3.connect(uri, uri=True)
             db = Database(conn, execute_plugins=False)
-            missing = {number for number, _, _ in MIGRATIONS} - applied(db)
+            missing = {number for number, _, _ in MIGRATIONS} - applied(db) - ONLY_INDEXES
         except sqlite3.DatabaseError as e:
             if "not a database" in str(e):
                 raise not_a_database(path, encrypted=keys is not None) from None

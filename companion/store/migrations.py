@@ -133,6 +133,10 @@ MIGRATIONS: list[Migration] = [
     (4, "moment indexes", _moment_indexes),
 ]
 
+ONLY_INDEXES = {4}
+"""Migrations that add only indexes: a store without them reads the same, only slower, so it is still
+read as it is where it cannot be updated (a read-only filesystem)."""
+
 
 def applied(db: Database) -> set[int]:
     """Numbers of the migrations already recorded in this database."""
