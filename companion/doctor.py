@@ -61,7 +61,7 @@ def _database() -> Check:
 
     try:
         with Store.open() as store:
-            count = len(store.list_entries())
+            count = store.count_entries()
         return Check("database", True, f"{paths.database_path()} ({count} entries)")
     except CompanionError as e:
         return Check("database", False, e.message, e.hint)

@@ -81,23 +81,38 @@ def play(entry_id: int, from_word: str | None, at: float | None, **options) -> N
             replay.play(entry, from_word=from_word, at=at)
 
 
+def _page_size(limit: int | None, every: bool) -> int | None:
+    """How many to show: `--limit`, everything with `--all` (None), else what fits the screen."""
+    from companion.review.present import screen_rows
+
+    if every and limit is not None:
+        raise CompanionError("choose either --limit or --all", "--all shows every one, --limit N shows N")
+    return None if every else limit or screen_rows()
+
+
 @click.command("list")
 @click.option("--kind", type=click.Choice(["reflection", "ripple", "checkin"]))
 @click.option("--limit", type=Bounded(1, 10**9, "a whole number of entries, 1 or more", whole=True, unit="N",
-                                     example="--limit 20"), help="Show only the most recent N.")
-def list_(kind: str | None, limit: int | None) -> None:
+                                     example="--limit 20"), help="Show the most recent N (default: what fits the screen).")
+@click.option("--all", "every", is_flag=True, help="Show every entry.")
+def list_(kind: str | None, limit: int | None, every: bool) -> None:
     """What you have said, the most recent last."""
-    from companion.review.present import entry_line
+    from companion.review.present import earlier_line, entry_line
 
+    size = _page_size(limit, every)
     with store_for_reading() as store:
-        entries = store.list_entries(kind=kind)
-    if limit:
-        entries = entries[-limit:]
+        if size is None:
+            entries, earlier = store.list_entries(kind=kind), False
+        else:
+            entries, earlier = store.recent_entries(size, kind=kind)
     if not entries:
-        click.echo("Nothing stored yet. `companion reflect` begins a reflection.")
+        click.echo("Nothing stored yet. `companion reflect` begins a reflection." if kind is None
+                   else "Nothing of that kind stored yet.")
     styled = sys.stdout.isatty()
     for entry in entries:
         click.echo(entry_line(entry, styled=styled))
+    if earlier:
+        click.echo(earlier_line(len(entries)))
 
 @click.command()
 @click.argument("entry_id", type=ENTRY_ID)
@@ -115,20 +130,26 @@ def show(entry_id: int) -> None:
 @click.option("--since", help="Only from this date (e.g. 2026-11-01).")
 @click.option("--until", help="Only up to and including this date.")
 @click.option("--limit", type=Bounded(1, 500, "from 1 to 500 results", whole=True, unit="N", example="--limit 50"),
-              default=20, show_default=True, help="How many results to show.")
-def search(query: tuple[str, ...], kind: str | None, since: str | None, until: str | None, limit: int) -> None:
-    """Find words in what you said; "breathe" finds "breathing" too."""
-    from companion.review.present import search_line
+              help="How many results to show (default: what fits the screen).")
+@click.option("--all", "every", is_flag=True, help="Show every match.")
+def search(query: tuple[str, ...], kind: str | None, since: str | None, until: str | None, limit: int | None,
+           every: bool) -> None:
+    """Find words in what you said, the best matches first; "breathe" finds "breathing" too."""
+    from companion.review.present import more_found_line, search_line
 
     typed_text(" ".join(query), "what you searched for", limit=None, nothing="nothing was searched")
+    size = _page_size(limit, every)
     since_iso, until_value = period_bounds(since, until)
     with store_for_reading() as store:
-        results = store.search(" ".join(query), kind=kind, since=since_iso, until=until_value, limit=limit)
-    if not results:
+        page = store.search_page(" ".join(query), kind=kind, since=since_iso, until=until_value, limit=size,
+                                 every=every)
+    if not page.results:
         click.echo("Nothing found for that. Other words, or fewer, may find it.")
     styled = sys.stdout.isatty()
-    for result in results:
+    for result in page.results:
         click.echo(search_line(result, styled))
+    if page.more:
+        click.echo(more_found_line(page.more, page.matched, exact=page.counted_all))
 
 
 def period_bounds(since: str | None, until: str | None) -> tuple[str | None, str | None]:

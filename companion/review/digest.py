@@ -112,11 +112,11 @@ def review_items(digest: Digest, entries: list[dict]) -> list[Item]:
                               ("checkin", "Body check-ins", "Your body check-ins.")):
         group = [e for e in entries if e["kind"] == kind and (e.get("text") or "").strip()]
         if group:
-            items.append(_group_item(group, title, said))
+            items.append(_group_item(group, title, said, kind))
     return items
 
 
-def _group_item(entries: list[dict], title: str, said: str) -> Item:
+def _group_item(entries: list[dict], title: str, said: str, kind: str) -> Item:
     """Ripples or check-ins as one item: each with its day, the most recent NOTES_LISTED."""
     shown_lines, spoken = [title], [said]
     earlier = len(entries) - NOTES_LISTED
@@ -127,7 +127,7 @@ def _group_item(entries: list[dict], title: str, said: str) -> Item:
         shown_lines.append(f"  {when:%a} {when.day} {when:%b}, {when:%H:%M}: {text}")
         spoken.append(f"On {when:%A}: {text}{end}")
     if earlier > 0:
-        more = f"and {_plural(earlier, 'earlier one', 'earlier ones')}; `companion list` shows every one"
+        more = f"and {_plural(earlier, 'earlier one', 'earlier ones')}; `companion list --kind {kind}` shows them"
         shown_lines.append(f"  ({more})")
         spoken.append(f"And {_plural(earlier, 'earlier one', 'earlier ones')}.")
     return Item("\n".join(shown_lines), " ".join(spoken))

@@ -34,6 +34,26 @@ def line_width() -> int:
     return shutil.get_terminal_size((100, 24)).columns - 1 if sys.stdout.isatty() else 100
 
 
+def screen_rows() -> int:
+    """How many entries fit the screen with room for the prompt and a closing line (22 when the
+    output is not a terminal, as for a 24-line one; LINES is honoured)."""
+    import shutil
+
+    return max(5, shutil.get_terminal_size((100, 24)).lines - 2)
+
+
+def earlier_line(shown: int) -> str:
+    """Said under a list that holds only the most recent entries."""
+    return f"(The most recent {shown}. `--all` shows every entry, `--limit N` the last N.)"
+
+
+def more_found_line(more: int, matched: int, exact: bool = True) -> str:
+    """Said under a page of search results when other entries match too (`matched` in all, or more
+    than that when not `exact`)."""
+    found = (f"{more:,} more found" if more != 1 else "One more found") if exact else f"More than {matched:,} found in all"
+    return f"({found}. `--all` shows every one; another word narrows the search.)"
+
+
 def entry_line(entry: dict, width: int | None = None, styled: bool = False) -> str:
     """One entry on one line of `width` characters (the terminal's): id, when, kind, then the
     person's own words (cut to fit); the question follows only if it fits whole."""

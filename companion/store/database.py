@@ -17,26 +17,12 @@ from companion.events import Word
 from companion.store import crypto
 from companion.store.backup import daily_backup_quietly, read_only_uri
 from companion.store.damage import check_sqlite_file, damaged_database, not_a_database
-from companion.store.migrations import MIGRATIONS, applied, migrate
-from companion.store.queries import Timestamp, filters, fts_query, now_iso, to_iso
+from companion.store.migrations import MIGRATIONS, ONLY_INDEXES, applied, migrate
+from companion.store.queries import ENTRY_COLUMNS, Timestamp, entry_row, filters, now_iso, to_iso
+from companion.store.search import SNIPPET_MARKS, SearchPage, search_page  # noqa: F401  (SNIPPET_MARKS: part of the store's face)
 from companion.textnorm import join_words
 
 KINDS = ("reflection", "ripple", "checkin")
-SNIPPET_MARKS = ("[", "]")
-"""What `search()` puts around the matching words in a snippet."""
-
-
-_ENTRY_LIST_COLUMNS = (
-    "id, kind, reflection_id, session_id, prompt, text, original_text, started_at, ended_at, "
-    "duration, audio, engine, model, created_at, extra, edited_at"
-)
-
-
-def _entry_row(row: dict) -> dict:
-    row = dict(row)
-    if row.get("extra"):
-        row["extra"] = json.loads(row["extra"])
-    return row
 
 
 def word_dict(word: Word | dict) -> dict:
@@ -103,7 +89,7 @@ class Store:
         try:
             conn = crypto.connect(uri, keys, uri=True) if keys else sqlite3.connect(uri, uri=True)
             db = Database(conn, execute_plugins=False)
-            missing = {number for number, _, _ in MIGRATIONS} - applied(db)
+            missing = {number for number, _, _ in MIGRATIONS} - applied(db) - ONLY_INDEXES
         except sqlite3.DatabaseError as e:
             if "not a database" in str(e):
                 raise not_a_database(path, encrypted=keys is not None) from None
@@ -159,8 +145,9 @@ class Store:
 
     def session_on_day(self, day: date) -> dict | None:
         """The last session held on local date `day`, if any."""
-        sql = "SELECT * FROM sessions WHERE substr(held_at, 1, 10) = ? ORDER BY held_at DESC, id DESC LIMIT 1"
-        return next(self.db.query(sql, [day.isoformat()]), None)
+        sql = ("SELECT * FROM sessions WHERE held_at >= :day AND held_at < :day || 'Z' "
+               "ORDER BY held_at DESC, id DESC LIMIT 1")  # the local date begins the stored text
+        return next(self.db.query(sql, {"day": day.isoformat()}), None)
 
     def list_sessions(self) -> list[dict]:
         """All sessions, oldest first."""
@@ -235,7 +222,7 @@ class Store:
         row = next(self.db.query("SELECT * FROM entries WHERE id = ?", [entry_id]), None)
         if row is None:
             raise StorageError(f"no entry with id {entry_id}", "`companion list` shows the ids")
-        entry = _entry_row(row)
+        entry = entry_row(row)
         entry["words"] = self.entry_words(entry_id)
         return entry
 
@@ -251,14 +238,27 @@ class Store:
         until: Timestamp | date | None = None,
         limit: int | None = None,
     ) -> list[dict]:
-        """Entries (without words) oldest first; `since` inclusive, `until` exclusive."""
+        """Entries (without words) oldest first; `since` inclusive, `until` exclusive; the first `limit`."""
         clauses, params = filters(kind, since, until, table="entries")
         where = "WHERE " + " AND ".join(clauses) if clauses else ""
-        sql = f"SELECT {_ENTRY_LIST_COLUMNS} FROM entries {where} ORDER BY julianday(started_at), id"
+        sql = f"SELECT {ENTRY_COLUMNS} FROM entries {where} ORDER BY julianday(started_at), id"
         if limit is not None:
             sql += " LIMIT :limit"
             params["limit"] = limit
-        return [_entry_row(r) for r in self.db.query(sql, params)]
+        return [entry_row(r) for r in self.db.query(sql, params)]
+
+    def recent_entries(self, limit: int, kind: str | None = None) -> tuple[list[dict], bool]:
+        """The `limit` most recent entries (without words), oldest of them first, and whether there
+        are earlier ones; only those rows are read."""
+        clauses, params = filters(kind, None, None, table="entries")
+        where = "WHERE " + " AND ".join(clauses) if clauses else ""
+        sql = f"SELECT {ENTRY_COLUMNS} FROM entries {where} ORDER BY julianday(started_at) DESC, id DESC LIMIT :n"
+        rows = [entry_row(r) for r in self.db.query(sql, {**params, "n": limit + 1})]
+        return rows[:limit][::-1], len(rows) > limit
+
+    def count_entries(self) -> int:
+        """How many entries are stored."""
+        return self.db.execute("SELECT count(*) FROM entries").fetchone()[0]
 
     def search(
         self,
@@ -268,28 +268,22 @@ class Store:
         until: Timestamp | date | None = None,
         limit: int = 50,
     ) -> list[dict]:
-        """Full-text search (stemmed) over prompts and answers, best matches first.
+        """The best `limit` matches of a full-text search (stemmed) over prompts and answers; see
+        `search_page` for the page with how many more match."""
+        return self.search_page(query, kind, since, until, limit).results
 
-        Each result is an entry (without words) plus a `snippet` with the matching
-        words wrapped in `SNIPPET_MARKS`. Every term is quoted, so FTS syntax in the
-        query is taken literally; a trailing `*` still searches by prefix.
-        """
-        match = fts_query(query)
-        if not match:
-            return []
-        clauses, params = filters(kind, since, until, table="e")
-        columns = ", ".join(f"e.{c.strip()}" for c in _ENTRY_LIST_COLUMNS.split(","))
-        sql = f"""
-            SELECT {columns},
-                snippet(entries_fts, 1, :open, :close, '…', 12) AS text_snippet,
-                snippet(entries_fts, -1, :open, :close, '…', 12) AS best_snippet
-            FROM entries_fts JOIN entries e ON e.id = entries_fts.rowid
-            WHERE {" AND ".join(["entries_fts MATCH :match", *clauses])}
-            ORDER BY entries_fts.rank, e.id LIMIT :limit
-        """
-        open_, close = SNIPPET_MARKS
-        named = {"open": open_, "close": close, "match": match, "limit": limit, **params}
-        return [_search_row(r) for r in self.db.query(sql, named)]
+    def search_page(
+        self,
+        query: str,
+        kind: str | None = None,
+        since: Timestamp | date | None = None,
+        until: Timestamp | date | None = None,
+        limit: int | None = 20,
+        every: bool = False,
+    ) -> SearchPage:
+        """One page of search results, best first (FTS5 rank, newest first among equals), with how
+        many other entries match; `every`: all of them (companion.store.search)."""
+        return search_page(self.db, query, kind, since, until, limit, every)
 
     def replace_recording(self, entry_id: int, *, words: Iterable[Word | dict], audio: str | Path, duration: float,
                           ended_at: Timestamp) -> None:
@@ -351,8 +345,8 @@ class Store:
 
     def is_empty(self) -> bool:
         """True when nothing at all is stored (no sessions, sittings or entries)."""
-        return all(self.db.execute(f"SELECT count(*) FROM {t}").fetchone()[0] == 0
-                   for t in ("entries", "reflections", "sessions"))
+        return not any(self.db.execute(f"SELECT EXISTS (SELECT 1 FROM {t})").fetchone()[0]
+                       for t in ("entries", "reflections", "sessions"))
 
 
     # Body states
@@ -371,10 +365,11 @@ class Store:
         return [row[0] for row in self.db.execute(sql, [entry_id])]
 
     def state_counts(self, since: Timestamp | date | None = None, until: Timestamp | date | None = None) -> list[tuple[str, int]]:
-        """How often each body state was named in the period, most named first."""
+        """How often each body state was named in the period, most named first (the period's
+        entries are read first, through the index on their moment)."""
         clauses, params = filters(None, since, until, table="e")
         where = "WHERE " + " AND ".join(clauses) if clauses else ""
-        sql = f"""SELECT s.state, count(*) AS n FROM entry_states s JOIN entries e ON e.id = s.entry_id
+        sql = f"""SELECT s.state, count(*) AS n FROM entries e CROSS JOIN entry_states s ON s.entry_id = e.id
                   {where} GROUP BY s.state ORDER BY n DESC, s.state"""
         return [(row["state"], row["n"]) for row in self.db.query(sql, params)]
 
@@ -393,13 +388,3 @@ class Store:
         """Absolute path of an entry's audio file (None if it has none)."""
         audio = entry.get("audio")
         return self.root / audio if audio else None
-
-
-def _search_row(row: dict) -> dict:
-    """Prefer a snippet of the person's own words; fall back to the prompt's."""
-    text_snippet, best_snippet = row.pop("text_snippet"), row.pop("best_snippet")
-    row = _entry_row(row)
-    row["snippet"] = text_snippet if SNIPPET_MARKS[0] in text_snippet else best_snippet
-    return row
-
-

@@ -108,12 +108,34 @@ def _practice_runs(db: Database) -> None:
         db.execute(statement)  # one by one: executescript would commit the migration's transaction
 
 
+_SCHEMA_4 = """
+CREATE INDEX entries_moment ON entries(julianday(started_at));
+CREATE INDEX entries_kind_moment ON entries(kind, julianday(started_at));
+CREATE INDEX entries_session_id ON entries(session_id);
+DROP INDEX entries_kind;
+CREATE INDEX sessions_moment ON sessions(julianday(held_at));
+CREATE INDEX reflections_moment ON reflections(julianday(started_at));
+CREATE INDEX practice_runs_moment ON practice_runs(julianday(started_at));
+"""
+
+
+def _moment_indexes(db: Database) -> None:
+    """Indexes on the moment things happened, as SQLite's `julianday()` of the stored local time with
+    its offset: the exact instant, so periods and "most recent first" read only the rows they show."""
+    for statement in filter(str.strip, _SCHEMA_4.split(";")):
+        db.execute(statement)  # one by one: executescript would commit the migration's transaction
+
 
 MIGRATIONS: list[Migration] = [
     (1, "initial schema", _initial_schema),
     (2, "practice runs", _practice_runs),
     (3, "body states and edits", _body_states_and_edits),
+    (4, "moment indexes", _moment_indexes),
 ]
+
+ONLY_INDEXES = {4}
+"""Migrations that add only indexes: a store without them reads the same, only slower, so it is still
+read as it is where it cannot be updated (a read-only filesystem)."""
 
 
 def applied(db: Database) -> set[int]:

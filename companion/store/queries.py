@@ -3,10 +3,26 @@ period filters, and a search query that FTS5 takes literally."""
 
 from __future__ import annotations
 
+import json
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
 Timestamp = str | datetime
+
+ENTRY_COLUMNS = (
+    "id, kind, reflection_id, session_id, prompt, text, original_text, started_at, ended_at, "
+    "duration, audio, engine, model, created_at, extra, edited_at"
+)
+"""An entry's columns as listed and searched (its words are read apart)."""
+
+
+def entry_row(row: dict) -> dict:
+    """An entry row as a dict, its `extra` read from JSON."""
+    row = dict(row)
+    if row.get("extra"):
+        row["extra"] = json.loads(row["extra"])
+    return row
+
 
 
 def now_iso() -> str:
@@ -29,7 +45,11 @@ def bound(value: Timestamp | date | None, *, end: bool = False) -> str | None:
     return to_iso(value)
 
 def filters(kind: str | None, since: Any, until: Any, table: str) -> tuple[list[str], dict]:
-    """SQL conditions (and their named parameters) for the kind/since/until filters."""
+    """SQL conditions (and their named parameters) for the kind/since/until filters.
+
+    Times are compared as `julianday()` of the stored local time with its offset (the exact instant,
+    whatever the offset); the store's indexes are on that same expression, so a period is read
+    through them."""
     clauses, params = [], {}
     if kind is not None:
         clauses.append(f"{table}.kind = :kind")
