@@ -63,7 +63,7 @@ def voice_options(f):
     f = click.option("--rate", type=Bounded(60, 300, "from 60 to 300 words a minute", whole=True, unit="WPM",
                                              example="--rate 130"),
                      help="Voice speed in words a minute, 60 to 300 (default 140).")(f)
-    f = click.option("--voice", help="Voice id or language, e.g. en-us, en-gb.")(f)
+    f = click.option("--voice", help="Which voice speaks: joe (Piper, the default), or espeak:en-gb and other espeak-ng voices; `companion voices` lists them.")(f)
     return f
 
 
@@ -146,9 +146,11 @@ def settings_for(uses: tuple[str, ...], **options):
 def voice_for(settings):
     """Companion's voice with these settings; a voice that is not English is a note on stderr, one
     that does not exist a clear error (before any device is opened)."""
-    from companion.voice.espeak import Voice, VoiceSettings
+    from companion.voice.base import VoiceSettings
+    from companion.voice.choose import open_voice
 
-    voice = Voice(VoiceSettings(settings.voice, settings.rate, settings.volume))
+    voice = open_voice(VoiceSettings(settings.voice, settings.rate, settings.volume),
+                       notify=lambda note: click.echo(f"Note: {note}.", err=True))
     note = voice.language_note()
     if note:
         click.echo(f"Note: {note}.", err=True)

@@ -30,7 +30,7 @@ from companion.store.pending import Pending, clear_pending
 from companion.store.sessions import session_for
 from companion.terminal import Terminal
 from companion.understand.crisis import crisis_note_enabled, crisis_note_for
-from companion.voice.espeak import Voice
+from companion.voice.base import Voice
 
 
 def how_many_questions(n: int) -> str:
