@@ -203,13 +203,18 @@ def spoken_io(settings: config.Settings, *, answers: bool = True):
         yield engine, mic, speaker, voice
 
 
-def load_engine(settings: config.Settings, *, answers: bool = True):
+def load_engine(settings: config.Settings, *, answers: bool = True, background: bool = False):
     """The speech engine of the settings; for a command that keeps `answers`, with the model of their
-    final text (a command that only hears spoken commands leaves it unloaded)."""
+    final text (a command that only hears spoken commands leaves it unloaded). `background`: the
+    models load while Companion begins to speak (which model, and whether it is there, is known
+    before: a missing one is still an error at once)."""
     from companion.speech import models
+    from companion.speech.base import LoadingEngine
     from companion.speech.whisper_base import final_model
 
     info = models.choose(settings.engine, settings.model)
     wanted = answers and info.engine == "whisper"
     final = final_model(settings.final_model, chosen="final_model" in settings.given) if wanted else None
+    if background:
+        return LoadingEngine(lambda: models.load(info, final))
     return models.load(info, final)

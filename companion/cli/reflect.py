@@ -48,7 +48,7 @@ def reflect(no_crisis_note: bool, **options) -> None:
     settings = settings_for(config.ALL, **options)
     voice = voice_for(settings)
     with Store.open() as store:
-        engine = load_engine(settings)
+        engine = load_engine(settings, background=True)  # loads while the opening is spoken
         with Microphone(settings.input_device) as mic, Speaker(settings.output_device) as speaker:
             Reflection(store, engine, mic, speaker, voice, settings, Terminal()).run()
 

@@ -24,7 +24,7 @@ def voices(everything: bool) -> None:
     for name, what, where in rows:
         mark = "*" if name.lower() in (in_use, "espeak:" + in_use, "piper:" + in_use) else " "
         click.echo(f"{mark} {name:<{width}}  {what}; {where}")
-    click.echo("\n* in use. Choose with --voice NAME, or voice = \"NAME\" under [voice] in the config file.")
+    click.echo("\nThe voice marked * speaks now. Choose another with --voice NAME, or voice = \"NAME\" under [voice] in the config file.")
     if not everything:
         click.echo("`companion voices --all` also lists espeak-ng's voices for other languages.")
 

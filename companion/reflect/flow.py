@@ -69,14 +69,14 @@ class Reflection:
         the question, what they say goes on their last answer (they were not done) and the question
         is asked again; later in it, it is the beginning of the answer to this question."""
         prompts = self.settings.prompts
-        for prompt in prompts:  # render everything up front, so no phrase is rendered on the beat
-            self.voice.render(prompt)
+        opening = OPENING.format(count=how_many_questions(len(prompts)))
+        self.voice.render(opening)
+        self.voice.prepare([*prompts, CLOSING_SAVED, CLOSING_EMPTY])  # ready before they are asked
+        self.ui.say(opening)
+        speak_listening(self.voice, self.speaker, self.mic, opening, self.gate, learn=True)
         self.recover()
         session_id = session_for(self.store)
         reflection_id = self.store.start_reflection(session_id, self.engine.name, self.engine.model_name)
-        opening = OPENING.format(count=how_many_questions(len(prompts)))
-        self.ui.say(opening)
-        speak_listening(self.voice, self.speaker, self.mic, opening, self.gate, learn=True)
         stored = 0
         previous: tuple[int, Answer] | None = None  # the answer just stored, while it may still go on
         number, room_db, went_on = 0, -90.0, 0
