@@ -112,9 +112,10 @@ def _click_error_line(e: click.ClickException) -> str:
 def main() -> None:
     """Entry point: private files by default, and errors as one calm line, never a traceback."""
     os.umask(0o077)
-    from companion.native_libs import keep_native_stderr_apart
+    from companion.native_libs import keep_native_stderr_apart, map_large_allocations_apart
 
     keep_native_stderr_apart()
+    map_large_allocations_apart()
     try:
         cli(prog_name="companion", standalone_mode=False)
     except Stopped as e:

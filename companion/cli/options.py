@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from contextlib import contextmanager
 
 import click
@@ -203,11 +204,12 @@ def spoken_io(settings: config.Settings, *, answers: bool = True):
         yield engine, mic, speaker, voice
 
 
-def load_engine(settings: config.Settings, *, answers: bool = True, background: bool = False):
+def load_engine(settings: config.Settings, *, answers: bool = True, background: Callable[[], None] | None = None):
     """The speech engine of the settings; for a command that keeps `answers`, with the model of their
     final text (a command that only hears spoken commands leaves it unloaded). `background`: the
-    models load while Companion begins to speak (which model, and whether it is there, is known
-    before: a missing one is still an error at once)."""
+    models load in a background thread, once this returns (the voice has rendered what it needs
+    and let its own model go), while Companion begins to speak; which model, and whether it is
+    there, is known before: a missing one is still an error at once."""
     from companion.speech import models
     from companion.speech.base import LoadingEngine
     from companion.speech.whisper_base import final_model
@@ -215,6 +217,6 @@ def load_engine(settings: config.Settings, *, answers: bool = True, background: 
     info = models.choose(settings.engine, settings.model)
     wanted = answers and info.engine == "whisper"
     final = final_model(settings.final_model, chosen="final_model" in settings.given) if wanted else None
-    if background:
-        return LoadingEngine(lambda: models.load(info, final))
+    if background is not None:
+        return LoadingEngine(lambda: (background(), models.load(info, final))[1])
     return models.load(info, final)

@@ -59,6 +59,12 @@ class Reflection:
         self.voice, self.settings, self.ui = voice, settings, ui
         self.gate = Interruption()
 
+    @staticmethod
+    def phrases(settings: Settings) -> list[str]:
+        """What a reflection says for sure, in order: the opening, the questions, the closings."""
+        opening = OPENING.format(count=how_many_questions(len(settings.prompts)))
+        return [opening, *settings.prompts, CLOSING_SAVED, CLOSING_EMPTY]
+
     def speak(self, text: str) -> None:
         speak(self.voice, self.speaker, self.mic, text)
 
@@ -69,9 +75,8 @@ class Reflection:
         the question, what they say goes on their last answer (they were not done) and the question
         is asked again; later in it, it is the beginning of the answer to this question."""
         prompts = self.settings.prompts
-        opening = OPENING.format(count=how_many_questions(len(prompts)))
-        self.voice.render(opening)
-        self.voice.prepare([*prompts, CLOSING_SAVED, CLOSING_EMPTY])  # ready before they are asked
+        opening = self.phrases(self.settings)[0]
+        self.voice.prepare(self.phrases(self.settings))  # ready before they are asked (if not already on the way)
         self.ui.say(opening)
         speak_listening(self.voice, self.speaker, self.mic, opening, self.gate, learn=True)
         self.recover()

@@ -127,15 +127,25 @@ class Voice(ABC):
         if not missing:
             return
 
+        before = self._ahead
+
         def ahead() -> None:
-            for text in missing:
-                try:
+            if before is not None:
+                before.join()  # phrases asked for earlier come first
+            try:
+                for text in missing:
                     self.render(text)
-                except Exception:  # noqa: BLE001 - said again, clearly, when the phrase is needed
-                    return
+            except Exception:  # noqa: BLE001 - said again, clearly, when the phrase is needed
+                return
+            finally:
+                self.release()
 
         self._ahead = threading.Thread(target=ahead, name="voice-ahead", daemon=True)
         self._ahead.start()
+
+    def release(self) -> None:
+        """Let the voice's model go once every phrase needed is rendered (loaded again if one more
+        is asked for): its memory is back before the speech models need theirs."""
 
     def wait_ready(self) -> None:
         """Wait for the phrases being rendered ahead."""

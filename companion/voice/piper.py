@@ -111,6 +111,9 @@ class PiperVoice(Voice):
         return (np.concatenate(pieces) if pieces else np.zeros(0, np.float32)), rate
 
     def release(self) -> None:
-        """Let the model go (its memory back to the system) once every phrase needed is rendered."""
+        from companion.native_libs import give_back_free_memory
+
         with self._lock:
-            self._piper = None
+            if self._piper is not None:
+                self._piper = None
+                give_back_free_memory()
