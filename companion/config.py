@@ -30,7 +30,7 @@ class Settings:
     final_model: str = "whisper-base"  # or "same": the model of an answer's final text and of imports
     input_device: str | None = None
     output_device: str | None = None
-    voice: str = "en-us"
+    voice: str = "joe"  # a Piper voice, or an espeak-ng one ("espeak:en-gb")
     rate: int = 140
     volume: float = 0.9
     silence: float = 4.0  # seconds of quiet that end an answer

@@ -32,15 +32,21 @@ def _devices(settings: Settings) -> list[Check]:
 
 
 def _voice(settings: Settings) -> Check:
-    from companion.voice.espeak import Voice, VoiceSettings
+    from companion.voice.base import VoiceSettings
+    from companion.voice.choose import open_voice
 
+    notes: list[str] = []
     try:
-        voice = Voice(VoiceSettings(settings.voice, settings.rate, settings.volume))
-        samples, rate = voice.render("Hello.")
+        voice = open_voice(VoiceSettings(settings.voice, settings.rate, settings.volume), notify=notes.append)
+        samples, rate = voice.render("Hello. I am here with you.")
         note = voice.language_note()
         if note:
             return Check("voice", False, note, "choose an English voice with --voice or [voice] voice")
-        return Check("voice", True, f"{settings.voice} at {settings.rate} words a minute ({len(voice.voices())} voices available)")
+        detail = (f"{voice.speaking.describe()} at {settings.rate} words a minute; "
+                  f"a test phrase rendered ({len(samples) / rate:.1f} s)")
+        if notes:
+            return Check("voice", False, f"{notes[0]}; {detail}", "reinstall the voice with scripts/setup.sh")
+        return Check("voice", True, detail)
     except CompanionError as e:
         return Check("voice", False, e.message, e.hint)
 

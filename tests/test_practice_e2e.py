@@ -18,7 +18,8 @@ from companion.harness.practice_drive import Say, drive_practice
 from companion.practice.records import list_runs
 from companion.practice.runner import ACK_SOON, ACK_WITHIN
 from companion.store.database import Store
-from companion.voice.espeak import Voice
+from companion.voice.base import VoiceSettings
+from companion.voice.choose import open_voice
 
 pytestmark = pytest.mark.audio
 
@@ -64,7 +65,7 @@ def test_cue_onsets_follow_the_output_clock(virtual_audio, companion_env, compan
     starts within 20 ms of its schedule, and the error does not grow with time."""
     run = drive_practice(virtual_audio, ["allow-rest", "--cycles", "5"], companion_env, tmp_path / "run")
     check_clean(run)
-    onsets = cue_onsets(run.recording, run.rate, run.started_at, run.log, Voice())
+    onsets = cue_onsets(run.recording, run.rate, run.started_at, run.log, open_voice(VoiceSettings()))
     planned = [o.planned for o in onsets]
     assert planned[-1] - planned[0] >= 60, "the measurement covers at least a minute"
     assert len(onsets) >= 15 and {o.sound for o in onsets} >= {"inhale", "exhale"}

@@ -140,7 +140,7 @@ def test_config_file_and_overrides(tmp_path):
     settings = config.load(path)
     assert settings.silence == 6.0 and settings.prompts == ["How am I?"] and settings.rate == 120
     settings = config.merged(settings, silence=3.0, prompts=(), voice=None)
-    assert settings.silence == 3.0 and settings.prompts == ["How am I?"] and settings.voice == "en-us"
+    assert settings.silence == 3.0 and settings.prompts == ["How am I?"] and settings.voice == "joe"
 
 
 def test_a_file_that_is_not_toml_is_a_clear_error(tmp_path):
@@ -162,3 +162,23 @@ def test_unknown_names_are_notes_and_bad_values_wait_for_the_command_that_uses_t
     with pytest.raises(CompanionError, match="should be a whole number"):
         settings.check("rate")
     assert config.merged(config.load(path), rate=130).check(*config.ALL).rate == 130  # an option sets it aside
+
+
+def test_every_clip_is_brought_to_one_loudness():
+    """A quiet clip and a loud one, with pauses, come out at the same level of their active part;
+    the volume scales it; a clip that would clip is held under the limit; silence stays silence."""
+    from companion.voice.loudness import PEAK_LIMIT, TARGET_RMS, active_level, even_loudness
+
+    rate = 16000
+    t = np.arange(rate) / rate
+    speechlike = np.sin(2 * np.pi * 220 * t) * (0.5 + 0.5 * np.sin(2 * np.pi * 3 * t))
+    paused = np.concatenate([speechlike, np.zeros(rate), speechlike]).astype(np.float32)
+    for scale in (0.01, 0.8):
+        out = even_loudness(paused * scale, rate, volume=0.9)
+        assert abs(active_level(out, rate) - TARGET_RMS * 0.9) < 0.002  # the pause does not count
+        assert np.all(out[rate + 800 : 2 * rate - 800] == 0)
+    assert abs(active_level(even_loudness(paused, rate, 0.45), rate) - TARGET_RMS * 0.45) < 0.002
+    click = np.zeros(rate, np.float32)
+    click[100] = 0.5  # one sharp peak: reaching the target level would clip it
+    assert np.max(np.abs(even_loudness(click, rate))) <= PEAK_LIMIT + 1e-6
+    assert not np.any(even_loudness(np.zeros(800, np.float32), rate))

@@ -15,7 +15,8 @@ from companion.harness.drive import drive_reflection
 from companion.speech import models
 from companion.store.database import Store
 from companion.textnorm import missing_word_rate, normalize_words, word_error_rate
-from companion.voice.espeak import Voice
+from companion.voice.base import VoiceSettings
+from companion.voice.choose import open_voice
 
 pytestmark = pytest.mark.audio
 
@@ -92,7 +93,7 @@ def check_questions_spoken(run, recording, speaker_wav: Path, whisper) -> None:
         start, end = before[-1]
         assert listening - end < 1.0, "the question should end just before listening starts"
         # the question is the last `spoken` seconds of that sound (the opening may run straight into it)
-        spoken, spoken_rate = Voice().render(prompt)
+        spoken, spoken_rate = open_voice(VoiceSettings()).render(prompt)
         start = max(start, end - len(spoken) / spoken_rate - 0.3)
         clip = samples[int(start * rate) : int(end * rate) + rate // 10]
         heard = " ".join(t.text for t in whisper.transcribe(clip))

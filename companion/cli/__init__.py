@@ -18,7 +18,7 @@ SECTIONS: list[tuple[str, tuple[str, ...]]] = [
     ("Notice", ("ripple", "checkin", "session")),
     ("Review", ("review", "page", "play", "list", "show", "search")),
     ("Your data", ("edit", "delete", "forget", "export", "import-json", "backup", "encrypt")),
-    ("Set-up", ("doctor", "models")),
+    ("Set-up", ("doctor", "models", "voices", "say")),
 ]
 """`companion --help` groups the commands by what a person does, in this order."""
 
@@ -70,9 +70,9 @@ def cli(ctx: click.Context) -> None:
 
 
 def _register_commands() -> None:
-    from companion.cli import data, notice, practice, reflect, review, system
+    from companion.cli import data, notice, practice, reflect, review, system, voice
 
-    for module in (reflect, practice, notice, review, data, system):
+    for module in (reflect, practice, notice, review, data, system, voice):
         for command in module.COMMANDS:
             cli.add_command(command)
 
@@ -112,9 +112,10 @@ def _click_error_line(e: click.ClickException) -> str:
 def main() -> None:
     """Entry point: private files by default, and errors as one calm line, never a traceback."""
     os.umask(0o077)
-    from companion.native_libs import keep_native_stderr_apart
+    from companion.native_libs import keep_native_stderr_apart, map_large_allocations_apart
 
     keep_native_stderr_apart()
+    map_large_allocations_apart()
     try:
         cli(prog_name="companion", standalone_mode=False)
     except Stopped as e:

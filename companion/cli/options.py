@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from contextlib import contextmanager
 
 import click
@@ -63,7 +64,7 @@ def voice_options(f):
     f = click.option("--rate", type=Bounded(60, 300, "from 60 to 300 words a minute", whole=True, unit="WPM",
                                              example="--rate 130"),
                      help="Voice speed in words a minute, 60 to 300 (default 140).")(f)
-    f = click.option("--voice", help="Voice id or language, e.g. en-us, en-gb.")(f)
+    f = click.option("--voice", help="Which voice speaks: joe (Piper, the default), or espeak:en-gb and other espeak-ng voices; `companion voices` lists them.")(f)
     return f
 
 
@@ -146,9 +147,11 @@ def settings_for(uses: tuple[str, ...], **options):
 def voice_for(settings):
     """Companion's voice with these settings; a voice that is not English is a note on stderr, one
     that does not exist a clear error (before any device is opened)."""
-    from companion.voice.espeak import Voice, VoiceSettings
+    from companion.voice.base import VoiceSettings
+    from companion.voice.choose import open_voice
 
-    voice = Voice(VoiceSettings(settings.voice, settings.rate, settings.volume))
+    voice = open_voice(VoiceSettings(settings.voice, settings.rate, settings.volume),
+                       notify=lambda note: click.echo(f"Note: {note}.", err=True))
     note = voice.language_note()
     if note:
         click.echo(f"Note: {note}.", err=True)
@@ -201,13 +204,19 @@ def spoken_io(settings: config.Settings, *, answers: bool = True):
         yield engine, mic, speaker, voice
 
 
-def load_engine(settings: config.Settings, *, answers: bool = True):
+def load_engine(settings: config.Settings, *, answers: bool = True, background: Callable[[], None] | None = None):
     """The speech engine of the settings; for a command that keeps `answers`, with the model of their
-    final text (a command that only hears spoken commands leaves it unloaded)."""
+    final text (a command that only hears spoken commands leaves it unloaded). `background`: the
+    models load in a background thread, once this returns (the voice has rendered what it needs
+    and let its own model go), while Companion begins to speak; which model, and whether it is
+    there, is known before: a missing one is still an error at once."""
     from companion.speech import models
+    from companion.speech.base import LoadingEngine
     from companion.speech.whisper_base import final_model
 
     info = models.choose(settings.engine, settings.model)
     wanted = answers and info.engine == "whisper"
     final = final_model(settings.final_model, chosen="final_model" in settings.given) if wanted else None
+    if background is not None:
+        return LoadingEngine(lambda: (background(), models.load(info, final))[1])
     return models.load(info, final)

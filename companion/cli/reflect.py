@@ -47,8 +47,9 @@ def reflect(no_crisis_note: bool, **options) -> None:
         typed_text(prompt, "the question given with --prompt", limit=1000, nothing="nothing was recorded")
     settings = settings_for(config.ALL, **options)
     voice = voice_for(settings)
+    voice.prepare(Reflection.phrases(settings))  # the opening first; then the voice lets its model go
     with Store.open() as store:
-        engine = load_engine(settings)
+        engine = load_engine(settings, background=voice.wait_ready)  # loads while the opening is spoken
         with Microphone(settings.input_device) as mic, Speaker(settings.output_device) as speaker:
             Reflection(store, engine, mic, speaker, voice, settings, Terminal()).run()
 

@@ -33,7 +33,7 @@ from companion.store.pending import (
 )
 from companion.terminal import Terminal
 from companion.understand.control import split_trailing_command
-from companion.voice.espeak import Voice
+from companion.voice.base import Voice
 
 TRAILING_KEEP = 0.6  # seconds of audio kept after the last voice of an answer
 PRE_ROLL = 0.3  # seconds kept from before the person's voice began, when it began over Companion's

@@ -13,7 +13,7 @@ from scipy.signal import correlate
 
 from companion.audio.resample import resample
 from companion.practice import tones
-from companion.voice.espeak import Voice
+from companion.voice.base import Voice
 
 TEMPLATE_SECONDS = 0.3  # the start of each sound, matched against the recording
 SEARCH = 0.35  # seconds either side of where a cue is expected

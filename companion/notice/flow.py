@@ -23,7 +23,7 @@ from companion.understand.body_states import (
     states_phrase,
 )
 from companion.understand.crisis import crisis_note_for
-from companion.voice.espeak import Voice
+from companion.voice.base import Voice
 
 RIPPLE_PROMPT = "What small shift did you notice? A few words are enough."
 CHECKIN_PROMPT = "How does your body feel right now?"

@@ -25,7 +25,7 @@ from companion.events import Transcript
 from companion.practice import timing, tones
 from companion.practice.model import Breathe, Pause, Practice, Say
 from companion.practice.records import HeardCommand
-from companion.voice.espeak import Voice
+from companion.voice.base import Voice
 
 PRACTICE_COMMANDS: dict[str, list[str]] = {
     "pause": ["pause"],
@@ -132,7 +132,7 @@ class GuidedRun:
         for text in texts:
             self._voice(text)
         for kind in ("inhale", "exhale"):
-            self._sounds[("tone", kind)] = tones.tone(kind, self.rate)
+            self._sounds[("tone", kind)] = tones.tone(kind, self.rate, volume=self.voice.settings.volume)
 
     def _voice(self, text: str) -> np.ndarray:
         key = ("voice", text)

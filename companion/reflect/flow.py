@@ -30,7 +30,7 @@ from companion.store.pending import Pending, clear_pending
 from companion.store.sessions import session_for
 from companion.terminal import Terminal
 from companion.understand.crisis import crisis_note_enabled, crisis_note_for
-from companion.voice.espeak import Voice
+from companion.voice.base import Voice
 
 
 def how_many_questions(n: int) -> str:
@@ -59,6 +59,12 @@ class Reflection:
         self.voice, self.settings, self.ui = voice, settings, ui
         self.gate = Interruption()
 
+    @staticmethod
+    def phrases(settings: Settings) -> list[str]:
+        """What a reflection says for sure, in order: the opening, the questions, the closings."""
+        opening = OPENING.format(count=how_many_questions(len(settings.prompts)))
+        return [opening, *settings.prompts, CLOSING_SAVED, CLOSING_EMPTY]
+
     def speak(self, text: str) -> None:
         speak(self.voice, self.speaker, self.mic, text)
 
@@ -69,14 +75,13 @@ class Reflection:
         the question, what they say goes on their last answer (they were not done) and the question
         is asked again; later in it, it is the beginning of the answer to this question."""
         prompts = self.settings.prompts
-        for prompt in prompts:  # render everything up front, so no phrase is rendered on the beat
-            self.voice.render(prompt)
+        opening = self.phrases(self.settings)[0]
+        self.voice.prepare(self.phrases(self.settings))  # ready before they are asked (if not already on the way)
+        self.ui.say(opening)
+        speak_listening(self.voice, self.speaker, self.mic, opening, self.gate, learn=True)
         self.recover()
         session_id = session_for(self.store)
         reflection_id = self.store.start_reflection(session_id, self.engine.name, self.engine.model_name)
-        opening = OPENING.format(count=how_many_questions(len(prompts)))
-        self.ui.say(opening)
-        speak_listening(self.voice, self.speaker, self.mic, opening, self.gate, learn=True)
         stored = 0
         previous: tuple[int, Answer] | None = None  # the answer just stored, while it may still go on
         number, room_db, went_on = 0, -90.0, 0

@@ -15,7 +15,7 @@ from companion.review.replay import Replay
 from companion.speech.base import SpeechEngine
 from companion.store.database import Store
 from companion.terminal import Terminal
-from companion.voice.espeak import Voice
+from companion.voice.base import Voice
 
 REVIEW_COMMANDS: dict[str, list[str]] = {
     "next": ["next", "next one", "go on"],

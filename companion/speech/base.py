@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import threading
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 
 import numpy as np
 
@@ -44,6 +46,44 @@ class SpeechEngine(ABC):
             out += [e for e in rec.accept(AudioChunk(samples[i : i + step], i / SAMPLE_RATE)) if isinstance(e, Transcript)]
         out += [e for e in rec.flush() if isinstance(e, Transcript)]
         return out
+
+
+class LoadingEngine(SpeechEngine):
+    """An engine loading in a background thread, so Companion can speak its first words meanwhile.
+    Its first use waits for the load, and a load that failed raises its error there."""
+
+    def __init__(self, load: Callable[[], SpeechEngine]) -> None:
+        self._done = threading.Event()
+        self._engine: SpeechEngine | None = None
+        self._error: BaseException | None = None
+
+        def run() -> None:
+            try:
+                self._engine = load()
+            except BaseException as e:  # noqa: BLE001 - raised again where the engine is first used
+                self._error = e
+            finally:
+                self._done.set()
+
+        threading.Thread(target=run, name="speech-load", daemon=True).start()
+
+    def loaded(self) -> SpeechEngine:
+        self._done.wait()
+        if self._error is not None:
+            raise self._error
+        assert self._engine is not None
+        return self._engine
+
+    def __getattr__(self, name: str):
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return getattr(self.loaded(), name)
+
+    def recognizer(self, grammar: list[str] | None = None, context: str | None = None) -> Recognizer:
+        return self.loaded().recognizer(grammar, context)
+
+    def transcribe(self, samples: np.ndarray, chunk_seconds: float = 0.5) -> list[Transcript]:
+        return self.loaded().transcribe(samples, chunk_seconds)
 
 
 def to_pcm16(samples: np.ndarray) -> bytes:

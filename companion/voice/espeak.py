@@ -1,58 +1,68 @@
-"""Companion's voice: pyttsx3 renders each phrase to WAV once (cached); the speaker plays it."""
+"""espeak-ng, through pyttsx3: the voice for every language espeak-ng speaks, and the fallback."""
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import io
 import os
 import sys
-from dataclasses import dataclass
+import threading
 from pathlib import Path
 
 import numpy as np
 import soundfile as sf
 
 from companion.errors import CompanionError, StorageError
-from companion.paths import data_dir, ensure_private_dir
+from companion.paths import ensure_private_dir
+from companion.voice.base import Voice, VoiceSettings
 
 RENDER_ATTEMPTS = 3
+PREFIX = "espeak:"
 
 
-@dataclass
-class VoiceSettings:
-    voice: str = "en-us"  # a pyttsx3 voice id, or a language such as en-us / en-gb
-    rate: int = 140  # words per minute: calm and unhurried
-    volume: float = 0.9
+class EspeakVoice(Voice):
+    """espeak-ng through pyttsx3: every language espeak-ng has, robotic but always there; the
+    fallback when no Piper voice can speak."""
 
+    backend = "espeak"
 
-class Voice:
-    """Renders phrases to audio with pyttsx3 (espeak-ng on Linux), caching each rendered phrase."""
-
-    def __init__(self, settings: VoiceSettings | None = None, cache_dir: Path | None = None) -> None:
-        self.settings = settings or VoiceSettings()
-        self.cache_dir = cache_dir or data_dir() / "cache" / "voice"
+    def __init__(self, settings: VoiceSettings, cache_dir: Path | None = None) -> None:
+        super().__init__(settings, cache_dir)
+        self.wanted = settings.voice.strip().removeprefix(PREFIX) or "en-us"
         self._engine = None
         self._voice_id: str | None = None
+        self._voice_info = None
+
+    @property
+    def name(self) -> str:
+        return PREFIX + self.wanted
+
+    def describe(self) -> str:
+        self._tts()
+        return f"{self.name} (espeak-ng {self._voice_info.name.replace('_', ' ') if self._voice_info else ''}, through pyttsx3)"
+
+    def check(self) -> None:
+        self._tts()
 
     def _tts(self):
         if self._engine is None:
             import pyttsx3
 
             try:
-                self._engine = pyttsx3.init()
+                engine = pyttsx3.init()
             except Exception as e:
                 raise CompanionError(f"the speech voice could not start: {e}", "install espeak-ng (scripts/setup.sh does)") from None
-            self._voice_id = self._pick_voice(self._engine)
-            self._engine.setProperty("voice", self._voice_id)
-            self._engine.setProperty("rate", self.settings.rate)
-            self._engine.setProperty("volume", self.settings.volume)
+            self._voice_id = self._pick_voice(engine)
+            engine.setProperty("voice", self._voice_id)
+            engine.setProperty("rate", self.settings.rate)
+            engine.setProperty("volume", 1.0)  # the volume setting is applied with the loudness
+            self._engine = engine
         return self._engine
 
     def _pick_voice(self, engine) -> str:
         """The voice named by the settings: an id ("gmw/en-us"), its last part ("en-us"), a language
         code, or a voice's whole name ("English (Great Britain)"), ignoring case."""
-        wanted = self.settings.voice.strip().lower()
+        wanted = self.wanted.lower()
         voices = engine.getProperty("voices")
         for match in (
             lambda v: v.id.lower() == wanted,
@@ -64,21 +74,20 @@ class Voice:
             if found:
                 self._voice_info = found[0]
                 return found[0].id
-        english = ", ".join(_short_id(v) for v in voices if _is_english(v))
         raise CompanionError(f"there is no voice called '{self.settings.voice}'",
-                             f"choose one with --voice, for example {english or 'en-us'}")
+                             "`companion voices` lists them; for example --voice joe, or --voice espeak:en-gb")
 
     def language_note(self) -> str | None:
-        """A note when the chosen voice is not an English one (Companion's words are English)."""
         self._tts()
-        info = getattr(self, "_voice_info", None)
+        info = self._voice_info
         if info is None or _is_english(info):
             return None
         return (f"the voice '{self.settings.voice}' is espeak-ng's {info.name.replace('_', ' ')} voice, not an English one, "
-                "so Companion's words may be hard to follow; --voice en-us or en-gb is English")
+                "so Companion's words may be hard to follow; --voice joe or espeak:en-gb is English")
 
-    def voices(self) -> list[tuple[str, str]]:
-        return [(v.id, v.name) for v in self._tts().getProperty("voices")]
+    def voices(self) -> list[tuple[str, str, bool]]:
+        """(short id, name, English) of every espeak-ng voice."""
+        return [(_short_id(v), v.name.replace("_", " "), _is_english(v)) for v in self._tts().getProperty("voices")]
 
     def _render_once(self, text: str, out: Path) -> None:
         """One pyttsx3 save_to_file run. Its espeak driver loop occasionally ends before the
@@ -100,25 +109,19 @@ class Voice:
                 raise StorageError("the disk is full, so the voice could not speak", "free some space; nothing stored earlier is lost")
             raise CompanionError(f"the voice could not render '{text[:40]}' ({reason})", "run `companion doctor` to check the voice")
 
-    def _cache_path(self, text: str) -> Path:
-        s = self.settings
-        key = hashlib.sha256(f"{s.voice}|{s.rate}|{s.volume}|{text}".encode()).hexdigest()[:24]
-        return self.cache_dir / f"{key}.wav"
-
-    def render(self, text: str) -> tuple[np.ndarray, int]:
-        """The phrase as float32 mono samples and their rate; rendered once, then read from the cache."""
-        path = self._cache_path(text)
-        if not path.exists():
-            ensure_private_dir(self.cache_dir)
-            partial = path.with_suffix(".tmp.wav")
+    def _synthesize(self, text: str) -> tuple[np.ndarray, int]:
+        ensure_private_dir(self.cache_dir)
+        partial = self.cache_dir / f".espeak-{os.getpid()}-{threading.get_ident()}.wav"
+        try:
             for _attempt in range(RENDER_ATTEMPTS):
                 self._render_once(text, partial)
                 if partial.exists() and partial.stat().st_size > 44:
                     break
             else:
                 raise CompanionError(f"the voice could not render '{text[:40]}'", "run `companion doctor` to check the voice")
-            os.replace(partial, path)
-        samples, rate = sf.read(path, dtype="float32", always_2d=True)
+            samples, rate = sf.read(partial, dtype="float32", always_2d=True)
+        finally:
+            partial.unlink(missing_ok=True)
         return samples.mean(axis=1), rate
 
 

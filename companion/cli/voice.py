@@ -1,0 +1,60 @@
+"""Commands for Companion's voice: `voices` (which there are) and `say` (hear one, or keep it as a WAV)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from companion import config
+from companion.cli.options import audio_options, settings_for, typed_text, voice_for, voice_options
+from companion.errors import CompanionError
+
+
+@click.command()
+@click.option("--all", "everything", is_flag=True, help="Also espeak-ng's voices for other languages.")
+def voices(everything: bool) -> None:
+    """The voices Companion can speak with, the one in use marked."""
+    from companion.voice.choose import all_voices
+
+    settings = settings_for(())
+    in_use = settings.voice.strip().lower()
+    rows = [r for r in all_voices() if everything or "not English" not in r[2]]
+    width = max(len(name) for name, _, _ in rows)
+    for name, what, where in rows:
+        mark = "*" if name.lower() in (in_use, "espeak:" + in_use, "piper:" + in_use) else " "
+        click.echo(f"{mark} {name:<{width}}  {what}; {where}")
+    click.echo("\nThe voice marked * speaks now. Choose another with --voice NAME, or voice = \"NAME\" under [voice] in the config file.")
+    if not everything:
+        click.echo("`companion voices --all` also lists espeak-ng's voices for other languages.")
+
+
+@click.command()
+@click.argument("text")
+@click.option("-o", "--output", type=click.Path(path_type=Path), help="Write the speech to this WAV file instead of playing it.")
+@voice_options
+@audio_options
+def say(text: str, output: Path | None, **options) -> None:
+    """Speak TEXT with the voice settings (to try a voice or a rate), or write it to a WAV file."""
+    import soundfile as sf
+
+    text = typed_text(text, "the text to say", limit=2000, nothing="nothing was said")
+    settings = settings_for(config.SPEAKING, **options)
+    voice = voice_for(settings)
+    samples, rate = voice.render(text)
+    if output is not None:
+        if output.is_dir():
+            raise CompanionError(f"{output} is a folder", "give a file name, e.g. -o hello.wav")
+        try:
+            sf.write(str(output), samples, rate, format="WAV", subtype="PCM_16")  # private: the process umask is 0o077
+        except (OSError, RuntimeError) as e:
+            raise CompanionError(f"{output} cannot be written: {getattr(e, 'strerror', None) or e}", "choose a folder you can write to") from None
+        click.echo(f"Wrote {len(samples) / rate:.1f} s of speech to {output} ({voice.speaking.describe()}).")
+        return
+    from companion.audio.playback import Speaker
+
+    with Speaker(settings.output_device) as speaker:
+        speaker.wait(speaker.play(samples, rate))
+
+
+COMMANDS: list[click.Command] = [voices, say]

@@ -1,0 +1,54 @@
+"""Which voice speaks: a Piper voice by name (the default, "joe"), or an espeak-ng voice
+("espeak:en-gb", or a plain espeak name such as "en-gb"). A Piper voice that is missing or damaged
+falls back to espeak-ng with one note; a name that is no voice at all is an error with a hint."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from companion.errors import CompanionError
+from companion.voice import piper
+from companion.voice.base import Notify, Voice, VoiceSettings
+from companion.voice.espeak import PREFIX as ESPEAK, EspeakVoice
+
+FALLBACK = "en-us"  # the espeak-ng voice that stands in for a Piper voice
+
+
+def open_voice(settings: VoiceSettings, notify: Notify | None = None) -> Voice:
+    """The voice the settings name, checked to be able to start (before any device is opened)."""
+    wanted = settings.voice.strip().lower()
+    name = wanted.removeprefix(piper.PREFIX)
+    if name in piper.VOICES:
+        fallback = EspeakVoice(replace(settings, voice=ESPEAK + FALLBACK))
+        try:
+            voice = piper.PiperVoice(piper.VOICES[name], settings)
+        except CompanionError as e:
+            if notify is not None:
+                notify(f"{e.message}, so Companion speaks with espeak-ng ({fallback.name}) instead; {e.hint}")
+            return fallback
+        voice.fallback, voice.notify = fallback, notify
+        return voice
+    if wanted.startswith(piper.PREFIX):
+        raise CompanionError(f"there is no Piper voice called '{settings.voice}'",
+                             f"Piper voices here: {', '.join(piper.VOICES)} (`companion voices` lists every voice)")
+    voice = EspeakVoice(settings)
+    voice.check()
+    return voice
+
+
+def all_voices() -> list[tuple[str, str, str]]:
+    """(name to choose it by, what it is, where it comes from) for every voice on this computer:
+    the Piper voices first, then espeak-ng's English voices, then its others."""
+    rows = []
+    for info in piper.VOICES.values():
+        try:
+            piper.voice_files(info)
+            where = f"Piper neural voice, package {info.package.replace('_', '-')}"
+        except CompanionError as e:
+            where = f"Piper neural voice, not usable: {e.message}"
+        rows.append((info.name, f"{info.full_name} ({info.licence})", where))
+    espeak = EspeakVoice(VoiceSettings(ESPEAK + FALLBACK))
+    listed = sorted(espeak.voices(), key=lambda v: (not v[2], v[0]))
+    rows += [(ESPEAK + short, name, "espeak-ng through pyttsx3" + ("" if english else ", not English"))
+             for short, name, english in listed]
+    return rows
