@@ -53,10 +53,12 @@ def _voice(settings: Settings) -> Check:
 
 def _speech(settings: Settings) -> Check:
     from companion.speech import models
+    from companion.speech.whisper_base import final_model
 
     try:
         info = models.choose(settings.engine, settings.model)
-        engine = models.load(info)
+        final = final_model(settings.final_model, chosen="final_model" in settings.given) if info.engine == "whisper" else None
+        engine = models.load(info, final)
         return Check("speech", True, f"{engine.name}: {engine.model_name} (loaded in {engine.load_seconds:.1f} s)")
     except CompanionError as e:
         return Check("speech", False, e.message, e.hint)

@@ -134,7 +134,10 @@ def show(entry_id: int) -> None:
 @click.option("--all", "every", is_flag=True, help="Show every match.")
 def search(query: tuple[str, ...], kind: str | None, since: str | None, until: str | None, limit: int | None,
            every: bool) -> None:
-    """Find words in what you said, the best matches first; "breathe" finds "breathing" too."""
+    """Find words in what you said, the best matches first.
+
+    "breathe" finds "breathing" too; --kind, --since and --until narrow it down.
+    """
     from companion.review.present import more_found_line, search_line
 
     typed_text(" ".join(query), "what you searched for", limit=None, nothing="nothing was searched")
