@@ -65,6 +65,7 @@ G_REVIEW_OPEN_MS = 200.0  # opening the store and the review's first line
 G_STORAGE_PEAK_MB = 150.0
 G_INSERT = 100.0
 G_PEAK_MB = 500.0
+G_PRACTICE_PEAK_MB = 450.0
 G_GROWTH_MB = 5.0
 G_PAGE_KB_PER_MINUTE, G_PAGE_HOUR_MB = 250.0, 20.0
 
@@ -649,6 +650,11 @@ def practice_rows(run: Run | None, quick: bool) -> list[Row]:
                         "" if ok else f"The output stream underflowed {o['underflows']} time(s) during the practice (audible gaps)."))
     if o.get("cpu_percent") is not None:
         rows.append(Row("CPU while guiding and listening", "the same practice (incl. model load)", f"{o['cpu_percent']:.0f} % of one core", "—", "—"))
+    if o.get("peak_mb"):
+        ok = o["peak_mb"] <= G_PRACTICE_PEAK_MB
+        rows.append(Row("Peak memory, practice", "`companion ground` (VmHWM): speech model and voice in one process",
+                        f"{o['peak_mb']:.0f} MB", f"≤ {G_PRACTICE_PEAK_MB:.0f} MB", "yes" if ok else "no",
+                        "" if ok else f"`companion ground` peaked at {o['peak_mb']:.0f} MB."))
     commands = fig["commands"]
     if not commands:
         rows.append(missing("Command → silence", "each engine", goal_sil,

@@ -124,6 +124,7 @@ def onset_bench(va, env: dict, work: Path, minutes: float, load: int) -> dict:
         "cues_hit_by_underflow": hit,
         "output_latency_ms": round(end_entry["output_latency"] * 1000),
         "cpu_percent": round(100 * share, 1) if share is not None else None,
+        "peak_mb": round(run.peak_mb, 1),
     }
     say(f"  cues measured over {result['span_minutes']:.1f} min: |error| {show(result['abs_error'])}")
     say(f"  tones only:                   |error| {show(result['tones_abs_error'])}")
@@ -131,6 +132,7 @@ def onset_bench(va, env: dict, work: Path, minutes: float, load: int) -> dict:
         f"in the last minute {result['last_minute_median_ms']:+.1f} ms")
     say(f"  output underflows: {result['underflows']} ({result['time_lost_ms']:.0f} ms lost, re-anchored; "
         f"{hit} cue starts fell in one and are not measured); output latency {result['output_latency_ms']} ms")
+    say(f"  peak memory of `companion ground`: {result['peak_mb']:.0f} MB")
     say(f"  CPU while guiding and listening: {result['cpu_percent']}% of one core; "
         f"load average {result['load_average'][0]} -> {result['load_average'][1]}")
     return result
@@ -197,6 +199,7 @@ def command_bench(va, env: dict, work: Path, engine: str, count: int) -> dict:
         "word_end_to_command_known": ms(known),
         "within_300_ms": sum(1 for x in latencies if x <= 0.3),
         "cpu_percent": round(100 * share, 1) if share is not None else None,
+        "peak_mb": round(run.peak_mb, 1),
         "returncode": run.returncode,
     }
     say(f"  end of word -> speaker silent (recordings): {show(result['word_end_to_silence'])}; "

@@ -62,6 +62,7 @@ class PracticeRun:
     wall: float = 0.0
     cpu: float = 0.0  # CPU seconds used by the companion process (to its last sample)
     cpu_samples: list[tuple[float, float]] = field(default_factory=list)  # (monotonic, CPU seconds so far)
+    peak_mb: float = 0.0  # the companion process's peak resident memory (VmHWM, sampled)
 
     def rec_time(self, monotonic: float) -> float:
         return monotonic - self.started_at
@@ -76,11 +77,13 @@ class PracticeRun:
 
 
 class _CpuSampler(threading.Thread):
-    """Samples one process's own CPU time (user + system, from /proc) until it exits."""
+    """Samples one process's own CPU time (user + system, from /proc) and its peak resident memory
+    (VmHWM) until it exits."""
 
     def __init__(self, pid: int, every: float = 0.25) -> None:
         super().__init__(name="cpu-sampler", daemon=True)
         self.pid, self.every, self.samples = pid, every, []
+        self.peak_mb = 0.0
         self._tick = os.sysconf("SC_CLK_TCK")
 
     def run(self) -> None:
@@ -93,6 +96,12 @@ class _CpuSampler(threading.Thread):
             if fields[0] == "Z":  # exited, not yet reaped
                 return
             self.samples.append((time.monotonic(), (int(fields[11]) + int(fields[12])) / self._tick))
+            try:
+                with open(f"/proc/{self.pid}/status", encoding="ascii") as f:
+                    hwm = [line for line in f if line.startswith("VmHWM:")]
+                self.peak_mb = max(self.peak_mb, int(hwm[0].split()[1]) / 1024) if hwm else self.peak_mb
+            except OSError:
+                return
             time.sleep(self.every)
 
 
@@ -228,4 +237,4 @@ def drive_practice(audio: VirtualAudio, args: list[str], env: dict[str, str], wo
         for s in spoken:
             s.heard_end = _heard_end(mic, mic_rate, mic_recording.started_at, s)
     return PracticeRun(proc.returncode, stdout, stderr, read_log(log_path) if log_path.exists() else [],
-                       samples, rate, recording.started_at, spoken, wall, cpu, list(sampler.samples))
+                       samples, rate, recording.started_at, spoken, wall, cpu, list(sampler.samples), sampler.peak_mb)
