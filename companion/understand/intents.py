@@ -76,7 +76,7 @@ def load_grammar() -> Grammar:
         return tuple(sorted((p for p in found if p), key=lambda p: (-len(p), p)))  # longest first
 
     words = {key: frozenset(w for item in value for w in _words(item, aliases)) for key, value in data["words"].items()
-             if key in ("wake", "fillers", "carriers", "practice_words", "negations", "breaks")}
+             if key in ("wake", "hesitations", "fillers", "carriers", "practice_words", "negations", "breaks")}
     table = {key: phrases(data["words"][key]) for key in ("openers", "refusals")}
     table |= {f"{section}.{key}": phrases(value) for section in ("stop", "cancel", "ripple", "checkin", "review", "reflect", "session")
               for key, value in data[section].items() if isinstance(value, list)}
@@ -182,7 +182,7 @@ class _Heard:
         """What was said after the matched word at `position`, exactly as said, or None if nothing."""
         last = self.tokens[self.kept[position - 1]].end if position else 0
         rest = [t for t in self.tokens if t.start >= last]
-        fillers = self.grammar.words["fillers"]
+        fillers = self.grammar.words["hesitations"]
         while rest and rest[0].word in fillers:
             rest = rest[1:]
         while rest and rest[-1].word in fillers:
@@ -194,8 +194,12 @@ class _Heard:
         words = tuple(self.words)
         deduplicated = tuple(w for n, w in enumerate(words) if not n or w != words[n - 1])
         candidates = {words, deduplicated, tuple(self.words[self.core :])}
-        if words[:1] in (("no",), ("nope",)):
-            candidates.add(words[1:])
+        breaks, first, last = self.grammar.words["breaks"], 0, len(words)
+        while first < last and words[first] in breaks:
+            first += 1  # "no, stop", "sorry, I wasn't talking to you"
+        while last > first and words[last - 1] in breaks:
+            last -= 1  # "never mind, sorry"
+        candidates.add(words[first:last])
         return any(c in phrases for c in candidates if c)
 
 
@@ -243,13 +247,17 @@ def _practice(heard: _Heard, minutes_at: set[int], own: Mapping[str, tuple[Phras
     before practice in general; a one-word name counts only when it is nearly the whole request
     ("box please", "help me rest")."""
     g = heard.grammar
-    ignorable = g.words["carriers"] | g.words["practice_words"]
+    ignorable = g.words["carriers"] | g.words["practice_words"] | g.words["negations"]
+    tables = (own, g.practice_names, g.practice_needs, {"": g.phrases["practice.general"]})
+    turned_down = {n for table in tables for phrases in table.values() for at, phrase in heard.find(phrases)
+                   if len(phrase) > 1 and heard.negated(at) for n in range(at, at + len(phrase))}
 
-    def alone(at: int, length: int) -> bool:
-        return all(w in ignorable for n, w in enumerate(heard.words) if n not in minutes_at and not at <= n < at + length)
+    def alone(at: int, length: int) -> bool:  # "not box breathing, resonance" is resonance alone
+        return all(w in ignorable for n, w in enumerate(heard.words)
+                   if n not in minutes_at and n not in turned_down and not at <= n < at + length)
 
     declined = False
-    for table in (own, g.practice_names, g.practice_needs, {"": g.phrases["practice.general"]}):
+    for table in tables:
         for name, phrases in table.items():
             for at, phrase in heard.find(phrases):
                 if len(phrase) == 1 and not alone(at, 1):
@@ -260,6 +268,8 @@ def _practice(heard: _Heard, minutes_at: set[int], own: Mapping[str, tuple[Phras
                 return True, name or None, declined
     rest = [w for n, w in enumerate(heard.words) if n not in minutes_at]
     if rest and all(w in ignorable for w in rest) and set(rest) & g.words["practice_words"]:
+        if set(rest) & g.words["negations"] or heard.find(g.phrases["refusals"]):
+            return False, None, True  # "I don't need a practice right now"
         return True, None, declined  # "a breathing exercise", "let's do a practice"
     return False, None, declined
 
