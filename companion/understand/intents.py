@@ -76,8 +76,9 @@ def load_grammar() -> Grammar:
         return tuple(sorted((p for p in found if p), key=lambda p: (-len(p), p)))  # longest first
 
     words = {key: frozenset(w for item in value for w in _words(item, aliases)) for key, value in data["words"].items()
-             if key in ("wake", "hesitations", "fillers", "carriers", "practice_words", "negations", "breaks")}
+             if key in ("wake", "hesitations", "fillers", "linking", "carriers", "practice_words", "negations", "breaks")}
     table = {key: phrases(data["words"][key]) for key in ("openers", "refusals")}
+    table["words.closings"] = phrases(data["words"]["closings"])
     table |= {f"{section}.{key}": phrases(value) for section in ("stop", "cancel", "ripple", "checkin", "review", "reflect", "session")
               for key, value in data[section].items() if isinstance(value, list)}
     table["practice.general"] = phrases(data["practice"]["general"]["phrases"])
@@ -170,8 +171,10 @@ class _Heard:
 
     def negated(self, at: int) -> bool:
         """A negation just before position `at`, or a refusal earlier in its clause."""
-        if set(self.words[max(0, at - 2) : at]) & self.grammar.words["negations"]:
-            return True
+        return bool(set(self.words[max(0, at - 2) : at]) & self.grammar.words["negations"]) or self.refused(at)
+
+    def refused(self, at: int) -> bool:
+        """A refusal ("not ready", "don't want") earlier in the clause of position `at`."""
         for start, refusal in self.find(self.grammar.phrases["refusals"]):
             end = start + len(refusal)
             if end <= at and self.clause[end - 1] == self.clause[at]:
@@ -192,6 +195,8 @@ class _Heard:
 
     def whole(self, phrases: tuple[Phrase, ...]) -> bool:
         words = tuple(self.words)
+        closing = next((c for c in self.grammar.phrases["words.closings"] if len(c) < len(words) and words[-len(c) :] == c), ())
+        words = words[: len(words) - len(closing)]  # "enough for now, thanks"
         deduplicated = tuple(w for n, w in enumerate(words) if not n or w != words[n - 1])
         candidates = {words, deduplicated, tuple(self.words[self.core :])}
         breaks, first, last = self.grammar.words["breaks"], 0, len(words)
@@ -261,17 +266,19 @@ def _practice(heard: _Heard, minutes_at: set[int], own: Mapping[str, tuple[Phras
         for name, phrases in table.items():
             for at, phrase in heard.find(phrases):
                 if len(phrase) == 1 and not alone(at, 1):
+                    declined |= heard.refused(at)  # "I'm not in the mood for breathing"
                     continue
                 if heard.negated(at):
                     declined = True
                     continue
                 return True, name or None, declined
     rest = [w for n, w in enumerate(heard.words) if n not in minutes_at]
-    if rest and all(w in ignorable for w in rest) and set(rest) & g.words["practice_words"]:
+    named = [n for n, w in enumerate(heard.words) if w in g.words["practice_words"]]
+    if rest and all(w in ignorable for w in rest) and named:
         if set(rest) & g.words["negations"] or heard.find(g.phrases["refusals"]):
             return False, None, True  # "I don't need a practice right now"
         return True, None, declined  # "a breathing exercise", "let's do a practice"
-    return False, None, declined
+    return False, None, declined or any(heard.refused(n) for n in named)  # "no more practices today"
 
 
 def understand(text: str, name: str = "companion", practices: Mapping[str, Iterable[str]] | None = None,
@@ -295,7 +302,7 @@ def understand(text: str, name: str = "companion", practices: Mapping[str, Itera
     if start:
         return start
     declined = False
-    for intent in ("review", "reflect", "session"):
+    for intent in ("reflect", "review", "session"):  # "I finished my session and want to go over it"
         for at, _ in heard.find(g.phrases[f"{intent}.phrases"]):
             if heard.negated(at):
                 declined = True
@@ -347,6 +354,10 @@ def _feeling(heard: _Heard) -> Request | None:
     lead = _starts_with(heard.words, at, g.phrases["checkin.feeling"])
     if lead:
         return Request("checkin", text=heard.text_after(at + len(lead)))
+    part = _body_part(heard)
+    if part:  # "my shoulders are tight": kept whole
+        states = map_body_states(heard.text_after(part) or "", g.body_vocabulary).states
+        return Request("checkin", text=heard.text_after(at)) if states else None
     negated = _starts_with(heard.words, at, g.phrases["checkin.said_whole"])
     if negated:  # "I don't feel tense": kept whole, the negation with it
         states = map_body_states(heard.text_after(at + len(negated)) or "", g.body_vocabulary).states
@@ -356,6 +367,17 @@ def _feeling(heard: _Heard) -> Request | None:
     said = map_body_states(text or "", g.body_vocabulary)
     if said.states and (lead or not said.unknown):
         return Request("checkin", text=text)
+    return None
+
+
+def _body_part(heard: _Heard) -> int | None:
+    """Where the words after "my shoulders are", "my chest feels" begin, for a request that begins so."""
+    at = heard.core
+    if heard.words[at : at + 1] != ["my"]:
+        return None
+    for n in range(at + 2, min(at + 4, len(heard.words))):
+        if heard.words[n] in heard.grammar.words["linking"]:
+            return n + 1
     return None
 
 
