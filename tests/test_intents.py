@@ -249,6 +249,23 @@ def test_the_kind_answer_is_calm_short_and_offers_what_companion_can_do():
     assert kind_reply(understand("help me ground")) == ""  # the practice speaks for itself
 
 
+def test_words_of_crisis_are_met_with_the_crisis_note_not_a_menu(monkeypatch):
+    monkeypatch.delenv("COMPANION_CRISIS_NOTE", raising=False)
+    unknown = understand("Companion, I want to die")
+    assert unknown == R("unknown") and unknown.heard == "I want to die"
+    assert "cannot help in a crisis" in kind_reply(unknown)
+    assert "emergency services" in kind_reply(understand("I want to hurt myself, help me ground"))
+    assert kind_reply(understand("I feel like I want to die")) == ""  # the check-in gives the note after saving
+    assert kind_reply(unknown, crisis_note=False).startswith("I'm not sure I understood.")
+    monkeypatch.setenv("COMPANION_CRISIS_NOTE", "0")
+    assert kind_reply(unknown).startswith("I'm not sure I understood.")
+
+
+def test_what_was_heard_is_kept_without_the_wake_name():
+    assert understand("Hey Companion, um, box breathing please.").heard == "box breathing please"
+    assert understand("Companion").heard == ""
+
+
 def test_requests_are_small_frozen_values():
     request = understand("box breathing for 5 minutes")
     with pytest.raises(AttributeError):

@@ -12,11 +12,12 @@ import re
 import tomllib
 import unicodedata
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from importlib import resources
 
 from companion.textnorm import scoring_words
+from companion.understand.crisis import crisis_note_enabled, crisis_words_in
 from companion.understand.body_states import load_body_vocabulary, map_body_states
 
 INTENTS = ("reflect", "practice", "ripple", "checkin", "review", "session", "cancel", "stop", "unknown")
@@ -36,6 +37,7 @@ class Request:
     minutes: float | None = None  # the length asked for, as said
     text: str | None = None  # a ripple's or a check-in's own words, as said
     kind: str | None = None  # the review's kind: "ripple", "reflection", "checkin", or None for all
+    heard: str = field(default="", compare=False)  # everything said after the wake name, as said
 
 
 @dataclass(frozen=True)
@@ -289,6 +291,12 @@ def understand(text: str, name: str = "companion", practices: Mapping[str, Itera
     shown, tokens = _tokens(text, g)
     tokens = _without_name(tokens, tuple(_words(name, g.aliases)), g)
     heard = _Heard(shown, tokens, g)
+    request = _request(heard, practices)
+    return replace(request, heard=heard.text_after(0) or "")
+
+
+def _request(heard: _Heard, practices: Mapping[str, Iterable[str]] | None) -> Request:
+    g = heard.grammar
     if not heard.words:
         return Request()
     for intent in ("stop", "cancel"):
@@ -388,8 +396,12 @@ def _review_kind(heard: _Heard) -> str | None:
     return None
 
 
-def kind_reply(request: Request, grammar: Grammar | None = None) -> str:
-    """What Companion says back when it does not start anything itself: for a request it did not
-    understand, and for "never mind". Other requests begin their own flow, which speaks: ""."""
+def kind_reply(request: Request, grammar: Grammar | None = None, crisis_note: bool | None = None) -> str:
+    """What Companion says back before (or instead of) a flow: the kind answer to a request it did not
+    understand, a short word after "never mind", and "" when the flow speaks for itself. Words of
+    acute crisis are met with the crisis note first, whatever was asked (a ripple's or a check-in's
+    own flow gives it after saving); COMPANION_CRISIS_NOTE=0 or `crisis_note=False` turns it off."""
     replies = (grammar or load_grammar()).replies
+    if request.intent not in ("ripple", "checkin") and crisis_note_enabled(crisis_note) and crisis_words_in(request.heard):
+        return replies["crisis"]
     return replies.get(request.intent, "")
