@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from companion.textnorm import scoring_words
 from companion.understand.intents import INTENTS, Request, kind_reply, load_grammar, understand
+from companion.understand.lengths import spoken_minutes
 
 R = Request
 # (what was heard, what it asks for)
@@ -213,6 +215,19 @@ def test_a_request_is_understood(heard: str, expected: Request):
 def test_accuracy_on_the_whole_table_is_complete():
     wrong = [(heard, understand(heard), expected) for heard, expected in TABLE if understand(heard) != expected]
     assert wrong == [], f"{len(TABLE) - len(wrong)}/{len(TABLE)} understood"
+
+
+@pytest.mark.parametrize("said, minutes", [
+    ("for five minutes", 5), ("5 minutes", 5), ("a minute", 1), ("half a minute", 0.5), ("a couple of minutes", 2),
+    ("a couple minutes", 2), ("a few minutes", 3), ("one and a half minutes", 1.5), ("a minute and a half", 1.5),
+    ("twenty five minutes", 25), ("twenty minutes", 20), ("90 seconds", 1.5), ("30 seconds", 0.5), ("half an hour", 30),
+    ("2.5 minutes", 2.5), ("five more minutes", 5), ("ten minute", 10), ("three", None), ("a while", None), ("", None),
+])
+def test_lengths_as_people_say_them(said: str, minutes: float | None):
+    assert understand(f"box breathing {said}").minutes == minutes
+    if "." not in said:  # a decimal is one word only as requests are read ("2.5"), not in scoring_words
+        grammar = load_grammar()
+        assert spoken_minutes(scoring_words(said), grammar.numbers, grammar.units)[0] == minutes
 
 
 def test_the_wake_name_can_be_changed():

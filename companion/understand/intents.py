@@ -18,6 +18,7 @@ from importlib import resources
 
 from companion.textnorm import scoring_words
 from companion.understand.crisis import crisis_note_enabled, crisis_words_in
+from companion.understand.lengths import spoken_minutes
 from companion.understand.body_states import load_body_vocabulary, map_body_states
 
 INTENTS = ("reflect", "practice", "ripple", "checkin", "review", "session", "cancel", "stop", "unknown")
@@ -210,45 +211,6 @@ class _Heard:
         return any(c in phrases for c in candidates if c)
 
 
-def _minutes(heard: _Heard) -> tuple[float | None, set[int]]:
-    """The length said ("for five minutes", "a couple of minutes", "2.5 min") and the positions it takes."""
-    g, words = heard.grammar, heard.words
-    for at in range(len(words)):
-        value, n = _number(words, at, g)
-        if value is None:
-            continue
-        if words[at : at + 1] == ["half"] and words[at + 1 : at + 2] in (["a"], ["an"]):
-            value, n = 0.5, 2  # "half a minute", "half an hour"
-        if words[at + n : at + n + 3] == ["and", "a", "half"]:
-            value, n = value + 0.5, n + 3
-        if words[at + n : at + n + 1] in (["of"], ["more"]):
-            n += 1  # "a couple of minutes", "five more minutes"
-        unit = words[at + n] if at + n < len(words) else ""
-        if unit not in g.units:
-            continue
-        used = n + 1
-        if words[at + used : at + used + 3] == ["and", "a", "half"]:
-            value, used = value + 0.5, used + 3  # "a minute and a half"
-        return round(value * g.units[unit], 2), set(range(at, at + used))
-    return None, set()
-
-
-def _number(words: list[str], at: int, grammar: Grammar) -> tuple[float | None, int]:
-    """The number at `at` ("5", "2.5", "twenty five", "a couple") and how many words it takes."""
-    word = words[at]
-    if re.fullmatch(r"\d+(\.\d+)?", word):
-        return float(word), 1
-    if word in ("a", "an") and at + 1 < len(words) and words[at + 1] in ("couple", "few"):
-        return grammar.numbers[words[at + 1]], 2
-    if word not in grammar.numbers:
-        return None, 0
-    value = grammar.numbers[word]
-    following = words[at + 1] if at + 1 < len(words) else ""
-    if value in (20, 30, 40, 50) and following in grammar.numbers and grammar.numbers[following] < 10 and following not in ("a", "an"):
-        return value + grammar.numbers[following], 2  # "twenty five"
-    return value, 1
-
-
 def _practice(heard: _Heard, minutes_at: set[int], own: Mapping[str, tuple[Phrase, ...]]) -> tuple[bool, str | None, bool]:
     """(a practice is asked for, which one or None, a practice was turned down): names before needs
     before practice in general; a one-word name counts only when it is nearly the whole request
@@ -316,7 +278,7 @@ def _request(heard: _Heard, practices: Mapping[str, Iterable[str]] | None) -> Re
                 declined = True
                 continue
             return Request(intent, kind=_review_kind(heard) if intent == "review" else None)
-    minutes, minutes_at = _minutes(heard)
+    minutes, minutes_at = spoken_minutes(heard.words, g.numbers, g.units)
     own = {n: tuple(tuple(_words(p, g.aliases)) for p in [*phrases, n.replace("-", " ")]) for n, phrases in (practices or {}).items()}
     asked, practice, turned_down = _practice(heard, minutes_at, own)
     if asked:
