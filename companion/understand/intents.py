@@ -314,8 +314,9 @@ def _at_start(heard: _Heard) -> Request | None:
         rest = tuple(heard.words[after:])
         empty = not rest or rest in g.phrases["ripple.placeholders"]
         return Request("ripple", text=None if empty else heard.text_after(after))
-    feeling = _starts_with(heard.words, after, g.phrases["checkin.feeling"])
-    return Request("checkin", text=heard.text_after(after + (len(feeling) if feeling else 0)))
+    feeling = _starts_with(heard.words, after, g.phrases["checkin.feeling"]) or _starts_with(
+        heard.words, after, g.phrases["checkin.being"]) or ()  # "check in: I'm tired"
+    return Request("checkin", text=heard.text_after(after + len(feeling)))
 
 
 def _feeling(heard: _Heard) -> Request | None:

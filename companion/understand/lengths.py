@@ -26,6 +26,8 @@ def spoken_minutes(words: list[str], numbers: Mapping[str, float], units: Mappin
             n += 1  # "a couple of minutes", "five more minutes"
         unit = words[at + n] if at + n < len(words) else ""
         if unit not in units:
+            if at + n == len(words) and words[at - 1 : at] == ["for"] and words[at] not in _NOT_DIGITS:
+                return value, set(range(at, at + n))  # "hand on chest for 5": minutes, the unit left out
             continue
         used = n + 1
         if words[at + used : at + used + 3] == ["and", "a", "half"]:
