@@ -48,7 +48,7 @@ class _Token:
     end: int
 
 
-@dataclass
+@dataclass(frozen=True)
 class Grammar:
     """The phrases of companion/data/intents.toml, normalised."""
 
@@ -197,6 +197,8 @@ class _Heard:
         return text or None
 
     def whole(self, phrases: tuple[Phrase, ...]) -> bool:
+        """Whether the request is only one of `phrases` (a closing "thanks", a repeat ("stop, stop"), the
+        openers, and a "no" or "sorry" around it aside)."""
         words = tuple(self.words)
         closing = next((c for c in self.grammar.phrases["words.closings"] if len(c) < len(words) and words[-len(c) :] == c), ())
         words = words[: len(words) - len(closing)]  # "enough for now, thanks"
