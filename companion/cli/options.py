@@ -210,13 +210,21 @@ def load_engine(settings: config.Settings, *, answers: bool = True, background: 
     models load in a background thread, once this returns (the voice has rendered what it needs
     and let its own model go), while Companion begins to speak; which model, and whether it is
     there, is known before: a missing one is still an error at once."""
+    from companion.errors import CompanionError
     from companion.speech import models
     from companion.speech.base import LoadingEngine
     from companion.speech.whisper_base import final_model
 
     info = models.choose(settings.engine, settings.model)
-    wanted = answers and info.engine == "whisper"
-    final = final_model(settings.final_model, chosen="final_model" in settings.given) if wanted else None
+    final = None
+    if answers and info.engine == "whisper":
+        chosen = "final_model" in settings.given
+        try:
+            final = final_model(settings.final_model, chosen=chosen)
+        except CompanionError as e:
+            if chosen:
+                raise
+            click.echo(f"Note: {e.message}, so {info.name} writes the text too; {e.hint}.", err=True)
     if background is not None:
         return LoadingEngine(lambda: (background(), models.load(info, final))[1])
     return models.load(info, final)

