@@ -42,6 +42,20 @@ def user_models_dir() -> Path:
     return data_dir() / "models"
 
 
+PAGE_NAME = "page.html"
+VOICE_CACHE = Path("cache") / "voice"
+
+
+def page_file() -> Path:
+    """Where `companion page` writes the page unless told otherwise (a plain copy of what is kept)."""
+    return data_dir() / PAGE_NAME
+
+
+def voice_cache_dir() -> Path:
+    """Companion's own phrases, rendered once (never the person's words)."""
+    return data_dir() / VOICE_CACHE
+
+
 def model_cache_dir() -> Path:
     """Models Companion makes from installed packages (nothing personal, made again when missing):
     the XDG cache dir (~/.cache/companion/models), shared by every data folder."""

@@ -360,3 +360,32 @@ def test_states_text_marks_each_day_and_falls_back_to_weeks():
     assert states_text(long)[0] == "Body states, week by week from the week of 2 Nov:"
     assert states_text(long)[1:] == ["  calm   ●···· ···· ··", "  tense  ●●··· ···· ··"]  # a space as a month begins
     assert states_text(state_days([], monday, monday)) == []
+
+
+def test_the_page_and_cached_phrases_go_with_what_they_hold(companion_home):
+    """The page is a plain copy of what is kept: deleting an entry removes it (it is made again on
+    asking), forgetting everything removes it and the voice's cached phrases, and so does encrypting."""
+    import os
+
+    for text in ("A quiet morning, tea by the window.", "I laughed with my sister on the phone."):
+        assert companion("ripple", "--text", text).returncode == 0
+    page = companion_home / "page.html"
+    cached = companion_home / "cache" / "voice" / "phrase.wav"
+
+    def make_both() -> None:
+        assert companion("page", "--all", "--no-open").returncode == 0 and page.is_file()
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        cached.write_bytes(b"RIFF")
+
+    make_both()
+    deleted = companion("delete", "1", "--yes")
+    assert deleted.returncode == 0 and not page.exists(), deleted.stderr
+    make_both()
+    forgot = companion("forget", "--all", "--confirm", "forget everything")
+    assert forgot.returncode == 0 and not page.exists() and not cached.exists(), forgot.stderr
+    assert companion("ripple", "--text", "Kept again.").returncode == 0
+    make_both()
+    env = dict(os.environ, COMPANION_PASSPHRASE="a long quiet walk by the river")
+    run = subprocess.run([sys.executable, "-m", "companion", "encrypt"], env=env, capture_output=True, text=True,
+                         timeout=300, stdin=subprocess.DEVNULL)
+    assert run.returncode == 0 and not page.exists() and not cached.exists(), run.stderr

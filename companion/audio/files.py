@@ -1,7 +1,6 @@
 """Stored recordings, encrypted or not: one small API so that callers need not care.
 
 - `read_samples(path)`: mono float32 samples and their rate (replay, review).
-- `playable_bytes(path)`: bytes a player understands (a WAV for recordings).
 - `compact_speech(path)`: the recording as a small Ogg Opus file, for the private page.
 - `read_growing(path)`: the samples of a recording cut short by a crash, by what reached the disk.
 - `copy_in(source, target)`: bring a file into the data folder (encrypted there when encryption is on).
@@ -88,16 +87,6 @@ def _decode(source, path: Path) -> tuple[np.ndarray, int]:
     except Exception as e:
         raise InputFileError(f"the recording {path} cannot be decoded ({type(e).__name__})",
                              "its text is still kept") from None
-
-
-def playable_bytes(path: Path) -> bytes:
-    """The recording as a file a player reads: a WAV for Companion's recordings, else the file as imported."""
-    if sealed.is_sealed(path):
-        header, data, _ = sealed.read_sealed(path)
-        if header.kind == sealed.KIND_PCM16:
-            return wav_header(len(data) // 2, header.rate) + data
-        return data
-    return Path(path).read_bytes()
 
 
 OPUS_RATES = (8000, 12000, 16000, 24000, 48000)

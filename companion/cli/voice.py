@@ -38,15 +38,18 @@ def say(text: str, output: Path | None, **options) -> None:
     """Speak TEXT with the voice settings (to try a voice or a rate), or write it to a WAV file."""
     import soundfile as sf
 
+    from companion.paths import make_private
+
     text = typed_text(text, "the text to say", limit=2000, nothing="nothing was said")
     settings = settings_for(config.SPEAKING, **options)
     voice = voice_for(settings)
-    samples, rate = voice.render(text)
+    samples, rate = voice.render(text, keep=False)  # what a person types is not kept
     if output is not None:
         if output.is_dir():
             raise CompanionError(f"{output} is a folder", "give a file name, e.g. -o hello.wav")
         try:
-            sf.write(str(output), samples, rate, format="WAV", subtype="PCM_16")  # private: the process umask is 0o077
+            sf.write(str(output), samples, rate, format="WAV", subtype="PCM_16")
+            make_private(output)  # 0600, also when it replaced a file that was not
         except (OSError, RuntimeError) as e:
             raise CompanionError(f"{output} cannot be written: {getattr(e, 'strerror', None) or e}", "choose a folder you can write to") from None
         click.echo(f"Wrote {len(samples) / rate:.1f} s of speech to {output} ({voice.speaking.describe()}).")

@@ -131,6 +131,7 @@ class GuidedRun:
             texts += [p.say or timing.DEFAULT_WORDS[p.kind] for p in step.phases]
         for text in texts:
             self._voice(text)
+        self.voice.release()  # every line is at hand: the voice's model need not stay in memory
         for kind in ("inhale", "exhale"):
             self._sounds[("tone", kind)] = tones.tone(kind, self.rate, volume=self.voice.settings.volume)
 

@@ -29,7 +29,7 @@ from companion.store.database import Store
 from companion.store.pending import Pending, clear_pending
 from companion.store.sessions import session_for
 from companion.terminal import Terminal
-from companion.understand.crisis import crisis_note_enabled, crisis_note_for
+from companion.understand.crisis import CRISIS_NOTE, crisis_note_enabled, crisis_note_for
 from companion.voice.base import Voice
 
 
@@ -61,9 +61,9 @@ class Reflection:
 
     @staticmethod
     def phrases(settings: Settings) -> list[str]:
-        """What a reflection says for sure, in order: the opening, the questions, the closings."""
+        """What a reflection may say, in order: the opening, the questions, the closings, the crisis note."""
         opening = OPENING.format(count=how_many_questions(len(settings.prompts)))
-        return [opening, *settings.prompts, CLOSING_SAVED, CLOSING_EMPTY]
+        return [opening, *settings.prompts, CLOSING_SAVED, CLOSING_EMPTY, CRISIS_NOTE]
 
     def speak(self, text: str) -> None:
         speak(self.voice, self.speaker, self.mic, text)

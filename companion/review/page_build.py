@@ -19,12 +19,11 @@ from companion.review.page import PageContent, page_document
 from companion.store.database import Store
 from companion.store.queries import bound
 
-PAGE_NAME = "page.html"
 
 
 def default_page_path() -> Path:
     """Where `companion page` writes the page unless told otherwise: in the data folder."""
-    return paths.data_dir() / PAGE_NAME
+    return paths.page_file()
 
 
 def period_line(since: str | None, until: str | None, session: dict | None) -> str:
@@ -86,7 +85,7 @@ def recordings(store: Store, entries: list[dict]) -> dict[int, bytes]:
     def encode(path: Path) -> bytes | None:
         try:
             return audio_files.compact_speech(path)
-        except CompanionError:
+        except (CompanionError, OSError, RuntimeError):  # left out of the page; its words are still there
             return None
 
     with ThreadPoolExecutor(max_workers=max(1, min(4, os.cpu_count() or 1))) as pool:

@@ -38,6 +38,7 @@ class Review:
         self.ui, self.pause = ui, pause
         self.commands: queue.Queue[str] = queue.Queue()
         self.replay = Replay(store, speaker, live=ui.live)
+        self._spoken: dict[str, tuple] = {}  # what is said of the entries, rendered in memory only
 
     def _heard(self, heard: CommandHeard) -> None:
         self.speaker.silence()  # act at once, even mid-sentence
@@ -45,7 +46,7 @@ class Review:
 
     def _say(self, text: str) -> str | None:
         """Speak `text`; returns a command if one interrupted it."""
-        samples, rate = self.voice.render(text)
+        samples, rate = self._spoken.get(text) or self.voice.render(text)
         clip = self.speaker.play(samples, rate)
         while not clip.done.is_set():
             try:
@@ -89,8 +90,9 @@ class Review:
 
     def run(self, items: list[Item]) -> bool:
         """Go through the items; returns True if the person said stop before the end."""
-        for item in items:  # render up front, so nothing is rendered on the beat
-            self.voice.render(item.spoken)
+        for item in items:  # render up front, so nothing is rendered on the beat; the person's own
+            self._spoken[item.spoken] = self.voice.render(item.spoken, keep=False)  # words are never kept
+        self.voice.release()
         with CommandListener(self.mic, self.engine, REVIEW_COMMANDS, self._heard, self._lost_mic):
             self.ui.say(HELP)
             index = 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sqlite3
 from collections.abc import Iterable
 from datetime import date
@@ -320,6 +321,7 @@ class Store:
         audio = self.audio_path(entry)
         if audio is not None and audio.is_relative_to(self.root):
             audio.unlink(missing_ok=True)
+        (self.root / paths.PAGE_NAME).unlink(missing_ok=True)  # it holds the entry too; `companion page` makes it again
         return entry
 
     def forget_all(self) -> int:
@@ -341,6 +343,8 @@ class Store:
             for folder in sorted(audio_root.glob("**/*"), reverse=True):
                 if folder.is_dir() and not any(folder.iterdir()):
                     folder.rmdir()
+        (self.root / paths.PAGE_NAME).unlink(missing_ok=True)  # a copy of everything, made by `companion page`
+        shutil.rmtree(self.root / paths.VOICE_CACHE, ignore_errors=True)  # spoken phrases of earlier versions held words too
         return count
 
     def is_empty(self) -> bool:

@@ -16,6 +16,10 @@ Run again on an encrypted folder (same passphrase), it encrypts whatever is stil
 (which names the new settings), then the new `encryption.json` (from here on only the new passphrase
 opens the folder), then the copies put in place. Interrupted before the new settings are written,
 the old passphrase still opens everything and the copies are removed on the next start.
+
+What cannot be encrypted in place (the page `companion page` wrote, the voice's cached phrases) is
+overwritten and removed. The module is longer than most: these steps, their recovery and the
+passphrase change share one journal and one set of checks, and read best together.
 """
 
 from __future__ import annotations
@@ -92,6 +96,7 @@ def encrypt_folder(folder: Path, passphrase: str | None = None, log2n: int = cry
         if turned_on:
             crypto.write_settings(folder, keys)
         finish_interrupted(folder)  # the database is put in place while still locked
+        _remove_plain_copies(folder)
     finally:
         if lock is not None:
             lock.close()
@@ -257,6 +262,13 @@ def _overwrite(fd: int) -> None:
         pass
     finally:
         os.close(fd)
+
+
+def _remove_plain_copies(folder: Path) -> None:
+    """The page (made again with `companion page -o`) and the cached phrases (rendered again) go."""
+    for path in [folder / paths.PAGE_NAME, *(folder / paths.VOICE_CACHE).glob("*.wav")]:
+        if path.is_file():
+            _overwrite_and_remove(path)
 
 
 def _overwrite_and_remove(path: Path) -> None:

@@ -281,7 +281,8 @@ def _request(heard: _Heard, practices: Mapping[str, Iterable[str]] | None) -> Re
                 continue
             return Request(intent, kind=_review_kind(heard) if intent == "review" else None)
     minutes, minutes_at = spoken_minutes(heard.words, g.numbers, g.units)
-    own = {n: tuple(tuple(_words(p, g.aliases)) for p in [*phrases, n.replace("-", " ")]) for n, phrases in (practices or {}).items()}
+    own = {n: tuple(spoken for p in [*phrases, n.replace("-", " ")] if (spoken := tuple(_words(p, g.aliases))))
+           for n, phrases in (practices or {}).items()}  # a name of fillers alone would match everything
     asked, practice, turned_down = _practice(heard, minutes_at, own)
     if asked:
         return Request("practice", practice=practice, minutes=minutes)

@@ -16,7 +16,7 @@ import numpy as np
 import soundfile as sf
 
 from companion.errors import CompanionError, StorageError
-from companion.paths import data_dir, ensure_private_dir
+from companion.paths import ensure_private_dir, make_private, voice_cache_dir
 from companion.voice.loudness import even_loudness
 
 CACHE_FORMAT = "2"  # part of every cache key: a change to rendering or loudness renders phrases anew
@@ -44,7 +44,7 @@ class Voice(ABC):
 
     def __init__(self, settings: VoiceSettings, cache_dir: Path | None = None) -> None:
         self.settings = settings
-        self.cache_dir = cache_dir or data_dir() / "cache" / "voice"
+        self.cache_dir = cache_dir or voice_cache_dir()
         self._lock = threading.Lock()  # one synthesis at a time (the engines are not thread-safe)
         self._ahead: threading.Thread | None = None
         self._cancelled = threading.Event()
@@ -85,35 +85,42 @@ class Voice(ABC):
     def is_cached(self, text: str) -> bool:
         return self._cache_path(text).exists()
 
-    def render(self, text: str) -> tuple[np.ndarray, int]:
-        """The phrase as float32 mono samples and their rate; rendered once, then read from the cache."""
-        if self._failed and self.fallback is not None:
-            return self.fallback.render(text)
-        try:
-            return self._render(text)
-        except VoiceUnavailable as e:
-            if self.fallback is None:
-                raise
-            self._failed = True
-            if self.notify is not None:
-                self.notify(f"{e.message}, so Companion speaks with espeak-ng ({self.fallback.name}) instead; {e.hint}")
-            return self.fallback.render(text)
+    def render(self, text: str, keep: bool = True) -> tuple[np.ndarray, int]:
+        """The phrase as float32 mono samples and their rate; rendered once, then read from the cache.
+        `keep=False`: a phrase with the person's own words, rendered in memory only, never kept."""
+        with self._lock:  # one phrase at a time; a phrase rendered ahead meanwhile is read from the cache
+            if self._failed and self.fallback is not None:
+                return self.fallback.render(text, keep)
+            try:
+                return self._render(text, keep)
+            except VoiceUnavailable as e:
+                if self.fallback is None:
+                    raise
+                self._failed = True
+                if self.notify is not None:
+                    self.notify(f"{e.message}, so Companion speaks with espeak-ng ({self.fallback.name}) instead; {e.hint}")
+                return self.fallback.render(text, keep)
 
-    def _render(self, text: str) -> tuple[np.ndarray, int]:
+    def _render(self, text: str, keep: bool) -> tuple[np.ndarray, int]:
         path = self._cache_path(text)
-        if not path.exists():
-            with self._lock:
-                if not path.exists():  # rendered ahead meanwhile?
-                    samples, rate = self._synthesize(text)
-                    self._store(path, even_loudness(samples, rate, self.settings.volume), rate)
-        samples, rate = sf.read(path, dtype="float32", always_2d=True)
-        return samples.mean(axis=1), rate
+        if keep and path.exists():
+            try:
+                samples, rate = sf.read(path, dtype="float32", always_2d=True)
+                return samples.mean(axis=1), rate
+            except (OSError, RuntimeError):
+                path.unlink(missing_ok=True)  # damaged: rendered again
+        samples, rate = self._synthesize(text)
+        samples = even_loudness(samples, rate, self.settings.volume)
+        if keep:
+            self._store(path, samples, rate)
+        return samples, rate
 
     def _store(self, path: Path, samples: np.ndarray, rate: int) -> None:
         ensure_private_dir(self.cache_dir)
-        partial = path.with_suffix(".tmp.wav")
+        partial = path.with_name(f".{path.stem}-{os.getpid()}-{threading.get_ident()}.tmp.wav")
         try:
             sf.write(str(partial), samples, rate, subtype="FLOAT")
+            make_private(partial)  # 0600 whatever the umask
             os.replace(partial, path)
         except (OSError, RuntimeError) as e:
             partial.unlink(missing_ok=True)

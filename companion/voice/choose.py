@@ -47,8 +47,10 @@ def all_voices() -> list[tuple[str, str, str]]:
         except CompanionError as e:
             where = f"Piper neural voice, not usable: {e.message}"
         rows.append((info.name, f"{info.full_name} ({info.licence})", where))
-    espeak = EspeakVoice(VoiceSettings(ESPEAK + FALLBACK))
-    listed = sorted(espeak.voices(), key=lambda v: (not v[2], v[0]))
+    try:
+        listed = sorted(EspeakVoice(VoiceSettings(ESPEAK + FALLBACK)).voices(), key=lambda v: (not v[2], v[0]))
+    except CompanionError as e:
+        return rows + [("espeak:*", "espeak-ng voices", f"not usable: {e.message}")]
     rows += [(ESPEAK + short, name, "espeak-ng through pyttsx3" + ("" if english else ", not English"))
              for short, name, english in listed]
     return rows

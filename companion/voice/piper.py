@@ -53,18 +53,6 @@ def voice_files(info: PiperVoiceInfo) -> tuple[Path, Path]:
     return model, config
 
 
-def installed() -> list[PiperVoiceInfo]:
-    """The Piper voices whose files are there."""
-    found = []
-    for info in VOICES.values():
-        try:
-            voice_files(info)
-        except CompanionError:
-            continue
-        found.append(info)
-    return found
-
-
 class PiperVoice(Voice):
     backend = "piper"
 
