@@ -49,6 +49,7 @@ DEFAULT_OUT = REPO / "docs" / "benchmarks.md"
 ORDER = ["stt", "practice", "storage", "startup", "rooms", "page", "voice"]  # the default set
 OPTIONAL = ["long"]  # only with --only: an hour in real time
 ALIASES = {"speech": "stt"}
+ROOMS_EXTRA: list[str] = []  # more arguments for bench_rooms.py (--rooms-args)
 IDLE_OTHER_CORES = 0.2  # other processes using less than this many cores on average: "idle"
 
 # goals (stated in the file as well)
@@ -179,7 +180,7 @@ def plan(name: str, quick: bool, long_minutes: float = 60.0) -> tuple[list[str],
         return ["--json"], 900, {}
     if name == "rooms":
         args = ["--json"] + (["--live", "2", "--noise-minutes", "0.3", "--limit", "6"] if quick else ["--live", "6"])
-        return args, 1200 if quick else 3600, {"quick": quick}
+        return args + ROOMS_EXTRA, 1200 if quick else 3600, {"quick": quick, "extra": " ".join(ROOMS_EXTRA)}
     raise ValueError(name)
 
 
@@ -999,11 +1000,14 @@ def main(argv: list[str] | None = None) -> int:
                          "long = one long reflection answer in real time, memory over time)")
     ap.add_argument("--long-minutes", type=float, default=60.0, metavar="M",
                     help="length of the long reflection answer when `long` is run (default 60; 1 with --quick)")
+    ap.add_argument("--rooms-args", default="", metavar="ARGS",
+                    help='more arguments for bench_rooms.py, e.g. "--noise-minutes 0 --live-final whisper-base"')
     ap.add_argument("--out", type=Path, default=DEFAULT_OUT, help="where to write the Markdown (default: docs/benchmarks.md)")
     ap.add_argument("--save-raw", type=Path, metavar="PATH", help="also keep everything the benchmarks printed, as JSON")
     ap.add_argument("--from-raw", type=Path, metavar="PATH",
                     help="run nothing: write the file again from a --save-raw JSON (after changing a goal, say)")
     args = ap.parse_args(argv)
+    ROOMS_EXTRA[:] = args.rooms_args.split()
     chosen = []
     for name in (n.strip().lower() for n in args.only.split(",") if n.strip()):
         name = ALIASES.get(name, name)

@@ -279,10 +279,7 @@ class WhisperEngine(SpeechEngine):
         Words nobody said (no voice under them, stock phrases on noise, the context itself) are
         left out (companion.speech.hallucination)."""
         words: list[Word] = []
-        # One temperature: the fallback's re-decodes at higher temperatures cost seconds and memory on a
-        # noisy utterance, live, and what they add there is mostly invention.
-        for segment in self._segments(audio, final=True, beam_size=5, word_timestamps=True, initial_prompt=context,
-                                      temperature=0.0):
+        for segment in self._segments(audio, final=True, beam_size=5, word_timestamps=True, initial_prompt=context):
             for w in segment.words or []:
                 text = w.word.strip()
                 if text:
