@@ -93,3 +93,19 @@ def active_span(x: np.ndarray, rate: int, threshold: float = 0.01, frame: float 
     if idx.size == 0:
         return None
     return idx[0] * n / rate, (idx[-1] + 1) * n / rate
+
+
+def natural_wav(text: str, out: Path, rate: int = 160) -> Path:
+    """`text` spoken by a neural voice (Piper, the real one Companion speaks with) into the WAV file
+    `out`: closer to a person than espeak-ng, for tests whose answers Whisper base must write down as
+    it would a person's (it hears espeak-ng's robotic speech less well than tiny.en does)."""
+    from companion.voice.base import VoiceSettings
+    from companion.voice.choose import open_voice
+
+    samples, sample_rate = open_voice(VoiceSettings("joe", rate)).render(text, keep=False)
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    import soundfile
+
+    soundfile.write(str(out), samples, sample_rate, subtype="PCM_16")
+    return out

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 
 import pytest
 import soundfile as sf
-from speech_fixtures import espeak_wav, librivox_utterances
+from speech_fixtures import espeak_wav, librivox_utterances, natural_wav
 from terminal import ESCAPES, run_in_terminal
 
 from companion.harness.drive import LISTENING_MARK, drive_command
@@ -67,9 +67,9 @@ def test_forget_asks_where_it_can_be_seen(companion_home):
 
 @pytest.mark.audio
 def test_next_inside_a_sentence_does_not_end_the_answer(companion_env, tmp_path, virtual_audio):
-    first = espeak_wav("I wonder what happens next.", tmp_path / "first.wav", speed=150)
-    rest = espeak_wav("But I also feel a little lighter.", tmp_path / "rest.wav", speed=150)
-    done = espeak_wav("I'm done.", tmp_path / "done.wav", speed=140)
+    first = natural_wav("I wonder what happens next.", tmp_path / "first.wav")
+    rest = natural_wav("But I also feel a little lighter.", tmp_path / "rest.wav")
+    done = natural_wav("I'm done.", tmp_path / "done.wav", rate=140)
     # each clip after the one before it has been played: 1.5 s of thinking, then the rest
     steps = [(LISTENING_MARK, first), ("(1/2)", rest, 1.5), ("What felt important", done, 1.0)]
     run = drive_command(virtual_audio, ["reflect", "--prompt", "What felt important today?", "--prompt",
