@@ -225,6 +225,11 @@ def load_engine(settings: config.Settings, *, answers: bool = True, background: 
             if chosen:
                 raise
             click.echo(f"Note: {e.message}, so {info.name} writes the text too; {e.hint}.", err=True)
-    if background is not None:
-        return LoadingEngine(lambda: (background(), models.load(info, final))[1])
-    return models.load(info, final)
+    if background is None:
+        return models.load(info, final)
+
+    def after_background():
+        background()
+        return models.load(info, final)
+
+    return LoadingEngine(after_background)

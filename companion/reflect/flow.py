@@ -75,8 +75,9 @@ class Reflection:
         the question, what they say goes on their last answer (they were not done) and the question
         is asked again; later in it, it is the beginning of the answer to this question."""
         prompts = self.settings.prompts
-        opening = self.phrases(self.settings)[0]
-        self.voice.prepare(self.phrases(self.settings))  # ready before they are asked (if not already on the way)
+        phrases = self.phrases(self.settings)
+        opening = phrases[0]
+        self.voice.prepare(phrases)  # ready before they are asked (nothing to do when the command began it)
         self.ui.say(opening)
         speak_listening(self.voice, self.speaker, self.mic, opening, self.gate, learn=True)
         self.recover()
