@@ -51,28 +51,31 @@ def _last_session_id(store: Store) -> int | None:
     return session["id"] if session else None
 
 
-def save_ripple(store: Store, text: str, answer: Answer | None = None, crisis_note: bool = True, engine: SpeechEngine | None = None) -> Saved:
-    """Store a ripple (typed, or spoken with its audio); returns what to say back."""
+def save_ripple(store: Store, text: str, answer: Answer | None = None, crisis_note: bool = True,
+                engine: SpeechEngine | None = None, source: str | None = None) -> Saved:
+    """Store a ripple (typed, spoken with its audio, or heard by another assistant named by `source`,
+    without audio); returns what to say back."""
     entry_id = store.add_entry("ripple", text.strip(), prompt=RIPPLE_PROMPT if answer else None,
-                               session_id=_last_session_id(store), **_answer_fields(store, answer, engine))
+                               session_id=_last_session_id(store), **_answer_fields(store, answer, engine, source))
     return Saved(entry_id, text, RIPPLE_KEPT, crisis_note_for(text, crisis_note))
 
 
 def save_checkin(store: Store, text: str, answer: Answer | None = None, crisis_note: bool = True,
-                 engine: SpeechEngine | None = None, vocabulary: dict[str, list[str]] | None = None) -> Saved:
+                 engine: SpeechEngine | None = None, vocabulary: dict[str, list[str]] | None = None,
+                 source: str | None = None) -> Saved:
     """Store a check-in with the body states its words map to; unknown words are kept, not forced."""
     found = map_body_states(text, vocabulary if vocabulary is not None else load_body_vocabulary())
     extra = {"states": found.states, "unknown_words": found.unknown}
     with store.db.atomic():
         entry_id = store.add_entry("checkin", text.strip(), prompt=CHECKIN_PROMPT, extra=extra,
-                                   session_id=_last_session_id(store), **_answer_fields(store, answer, engine))
+                                   session_id=_last_session_id(store), **_answer_fields(store, answer, engine, source))
         store.set_entry_states(entry_id, found.states)
     return Saved(entry_id, text, checkin_reply(found), crisis_note_for(text, crisis_note), found)
 
 
-def _answer_fields(store: Store, answer: Answer | None, engine: SpeechEngine | None) -> dict:
+def _answer_fields(store: Store, answer: Answer | None, engine: SpeechEngine | None, source: str | None = None) -> dict:
     if answer is None or answer.audio is None:
-        return {}
+        return {"engine": source} if source else {}
     return {
         "words": answer.words, "audio": str(answer.audio), "duration": round(answer.duration, 3),
         "started_at": answer.started_at.isoformat(timespec="seconds"),

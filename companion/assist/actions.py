@@ -1,0 +1,108 @@
+"""What Companion does for a request that arrives as words (the listener's, an OpenVoiceOS skill's or a
+Wyoming handler's): keep a ripple or a check-in, mark a session, say what was kept since the session,
+begin a practice or a reflection. Each returns what to say back; nothing here listens or speaks.
+
+Entries kept from words another assistant heard carry that assistant as their `engine` and no audio:
+its own speech recognition did the hearing and Companion never had the recording.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from companion.config import Settings
+from companion.notice.flow import save_checkin, save_ripple
+from companion.practice.model import Practice, Say, find
+from companion.review.digest import digest_sentences, gather
+from companion.store.database import Store
+from companion.store.sessions import mark_session, session_for
+from companion.understand.intents import Request, kind_reply
+
+SESSION_NOTED = "Your session is noted. Your review gathers everything from here on."
+ASK_RIPPLE = "What small shift did you notice? A few words are enough."
+ASK_CHECKIN = "How does your body feel right now?"
+NOTHING_HEARD = "Nothing was kept, and that's okay."
+REFLECTION_OPENING = "Let's take a few quiet minutes with what came up in your session."
+REFLECTION_CLOSING = "Thank you. Your reflection is saved."
+NOT_A_THERAPIST = "Companion is not a therapist; your therapist is the one to talk this over with."
+
+
+@dataclass(frozen=True)
+class Reply:
+    """What to say back, and the entry kept if one was."""
+
+    text: str
+    entry_id: int | None = None
+
+
+def _with_note(reply: str, crisis_note: str | None) -> str:
+    return f"{crisis_note} {reply}" if crisis_note else reply
+
+
+def keep_ripple(store: Store, text: str, source: str) -> Reply:
+    """Keep a ripple said in words `source` heard; empty words are asked for (see ASK_RIPPLE)."""
+    if not text.strip():
+        return Reply(NOTHING_HEARD)
+    saved = save_ripple(store, text, source=source)
+    return Reply(_with_note(saved.reply, saved.crisis_note), saved.entry_id)
+
+
+def keep_checkin(store: Store, text: str, source: str) -> Reply:
+    """Keep a body check-in said in words `source` heard, with the states its words name."""
+    if not text.strip():
+        return Reply(NOTHING_HEARD)
+    saved = save_checkin(store, text, source=source)
+    return Reply(_with_note(saved.reply, saved.crisis_note), saved.entry_id)
+
+
+def note_session(store: Store) -> Reply:
+    """Mark that a session took place now."""
+    mark_session(store)
+    return Reply(SESSION_NOTED)
+
+
+def since_session(store: Store, kind: str | None = None) -> Reply:
+    """A few sentences on what was kept since the last session (of one kind when asked)."""
+    digest, entries = gather(store)
+    sentences = digest_sentences(digest)
+    if kind:
+        texts = [e["text"] for e in entries if e["kind"] == kind and e["text"]][-3:]
+        if texts:
+            sentences.append("The most recent: " + " ... ".join(texts))
+    return Reply(" ".join(sentences))
+
+
+def reflection_questions(settings: Settings) -> list[str]:
+    """The reflection's questions, as the person set them."""
+    return list(settings.prompts)
+
+
+def keep_reflection(store: Store, answers: list[tuple[str, str]], source: str) -> Reply:
+    """Keep the answers of a reflection (question, words) said to another assistant, as one sitting."""
+    kept = [(q, a.strip()) for q, a in answers if a.strip()]
+    if not kept:
+        return Reply(NOTHING_HEARD)
+
+    with store.db.atomic():
+        session_id = session_for(store)
+        reflection_id = store.start_reflection(session_id, source, None)
+        for question, text in kept:
+            store.add_entry("reflection", text, prompt=question, engine=source, reflection_id=reflection_id,
+                            session_id=session_id)
+        store.finish_reflection(reflection_id)
+    return Reply(REFLECTION_CLOSING, reflection_id)
+
+
+def practice_words(practice: Practice) -> list[str]:
+    """What a practice says, in order: its spoken steps (cues without Companion's own timing)."""
+    return [step.text for step in practice.steps if isinstance(step, Say)]
+
+
+def chosen_practice(request: Request) -> Practice | None:
+    """The practice a request names, or None when it asks for one without naming it."""
+    return find(request.practice) if request.practice else None
+
+
+def reply_for(request: Request) -> str:
+    """The calm words for requests that need nothing kept: unknown, cancel, stop and the crisis note."""
+    return kind_reply(request)
