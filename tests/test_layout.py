@@ -18,7 +18,7 @@ LAYERS: dict[str, int] = {
     # the capabilities a person uses
     "reflect": 3, "notice": 3, "review": 3, "practice": 3,
     # the ways in: commands, the hands-free listener, the checks of everything
-    "doctor": 4, "listen": 4, "skills": 4, "cli": 5, "__main__": 6, "__init__": 0,
+    "doctor": 4, "listen": 4, "assistants": 4, "cli": 5, "__main__": 6, "__init__": 0,
 }  # fmt: skip
 """Each top-level module or folder of companion/ and its layer: a module may import its own layer
 or a lower one, never a higher one."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from companion.assist.actions import (
+from companion.assistants.actions import (
     NOTHING_HEARD, SESSION_NOTED, keep_checkin, keep_reflection, keep_ripple, note_session, practice_words, since_session,
 )
 from companion.practice.model import find
