@@ -143,7 +143,7 @@ def test_ctrl_c_mid_answer_stores_what_was_said(companion_env, virtual_audio):
     assert listed.returncode == 0 and "cut off" not in listed.stderr
     [entry] = entries("reflection")
     assert f"#{entry['id']}" in listed.stdout
-    kept = normalize_words(entry["text"])
+    kept = normalize_words(entry["text"])[:-1]  # the word the interruption cut in two may be heard as another
     assert len(kept) >= 6 and sum(w in set(normalize_words(reference)) for w in kept) / len(kept) >= 0.8, entry["text"]
 
 
