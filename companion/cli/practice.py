@@ -17,10 +17,6 @@ from companion.cli.options import (
 )
 from companion.errors import CompanionError
 
-DEFAULT_PRACTICE = "allow-rest"
-CHOOSE_SECONDS = 8.0  # how long to wait for a spoken choice before the short default
-MIC_BLOCK = 0.02  # seconds of audio per microphone block: commands are noticed sooner
-OUTPUT_LATENCY = 0.04  # seconds of sound queued in the device: "pause" silences within this much
 
 
 def _practices():
@@ -131,6 +127,7 @@ def ground(name: str | None, cycles: int | None, minutes: float | None, pace: fl
     settings = settings_for(config.SPEAKING, **options)
 
     from companion.audio.capture import Microphone
+    from companion.practice.guide import MIC_BLOCK, OUTPUT_LATENCY, adjusted, choose_by_voice, run_practice
     from companion.practice.speaker import PracticeSpeaker
     from companion.store.database import Store
 
@@ -147,130 +144,14 @@ def ground(name: str | None, cycles: int | None, minutes: float | None, pace: fl
         mic = Microphone(settings.input_device, block_seconds=MIC_BLOCK, latency="low").start() if engine else None
         try:
             if practice is None:
-                practice = _choose_by_voice(speaker, voice, mic, engine)
-            practice = _adjusted(practice, cycles, minutes, pace)
-            _run(store, practice, speaker, voice, mic, engine, commands, cues, timing_log)
+                practice = choose_by_voice(speaker, voice, mic, engine, _practices(), show=click.echo)
+            practice = adjusted(practice, cycles, minutes, pace)
+            run_practice(store, practice, speaker, voice, mic, engine, commands, cues, timing_log,
+                         on_mic_failed=lambda error: click.echo(
+                             f"  (voice control stopped: {error}. Ctrl-C still ends the practice.)", err=True))
         finally:
             if mic:
                 mic.stop()
-
-
-def _adjusted(practice, cycles: int | None, minutes: float | None, pace: float | None):
-    from companion.practice import model, timing
-
-    if pace:
-        practice = model.with_pace(practice, pace)
-    if cycles:
-        practice = model.with_cycles(practice, cycles)
-    if minutes:
-        practice = timing.with_minutes(practice, minutes)
-    return timing.with_spoken_length(practice)
-
-
-def _choose_by_voice(speaker, voice, mic, engine):
-    """Ask which practice; a name said (even while the list is being read) chooses it, and quiet
-    chooses the short default."""
-    import queue
-    import time
-
-    from companion.conversation.commands import CommandListener
-
-    found = _practices()
-    default = found.get(DEFAULT_PRACTICE) or next(iter(found.values()))
-    if mic is None:
-        return default
-    names = [p for p in found.values() if p.spoken_names]
-    question = ("Which practice would you like? You could say "
-                + ", ".join(p.spoken_names[0] for p in names[:-1]) + f", or {names[-1].spoken_names[0]}. "
-                + f"Or stay quiet, and we'll begin {default.title.lower()}.")
-    click.echo(question)
-    samples, rate = voice.render(question)
-    choices: queue.Queue = queue.Queue()
-    words = {p.name: list(p.spoken_names) for p in names}
-    chosen = default
-    with CommandListener(mic, engine, words, choices.put):
-        clip = speaker.play(samples, rate)
-        begun, length = time.monotonic() + speaker.latency, len(samples) / rate
-        deadline: float | None = None
-        while True:
-            if deadline is None and clip.done.is_set():
-                deadline = time.monotonic() + speaker.latency + CHOOSE_SECONDS
-            try:
-                heard = choices.get(timeout=0.05)
-            except queue.Empty:
-                if deadline is not None and time.monotonic() > deadline:
-                    break
-                continue
-            if not clip.done.is_set() and _own_voice(question, words[heard.command], heard.heard_at - begun, length):
-                continue  # Companion's own voice reading that name, heard back through the room
-            speaker.silence()
-            chosen = found[heard.command]
-            break
-    click.echo(f"  {chosen.title}")
-    return chosen
-
-
-ECHO_WINDOW = 1.5  # seconds: a name heard this close to where Companion itself says it may be its own voice
-
-
-def _own_voice(question: str, phrases: list[str], heard_at: float, length: float) -> bool:
-    """Whether a name heard `heard_at` seconds into a question `length` seconds long falls where the
-    question itself says that name (estimated from where the name stands in its text)."""
-    text = question.lower()
-    for phrase in phrases:
-        at = text.find(phrase.lower())
-        while at >= 0:
-            said_by = (at + len(phrase)) / len(text) * length
-            if -0.3 <= heard_at - said_by <= ECHO_WINDOW:
-                return True
-            at = text.find(phrase.lower(), at + 1)
-    return False
-
-
-SPOKEN_HINT = "You can ask me to pause or to go slower or to stop whenever you like."
-"""Said in one breath, with no pause around the command words, so that Companion's own voice heard
-back through the room is never taken for a command."""
-HINT_RUNS = 3  # the spoken hint begins a person's first few practices with voice control
-
-
-def _run(store, practice, speaker, voice, mic, engine, commands, cues, timing_log) -> None:
-    from dataclasses import replace
-
-    from companion.conversation.commands import CommandListener
-    from companion.practice.model import Say
-    from companion.practice.records import RunRecord, count_runs, finish_run, start_run
-    from companion.practice.runner import GuidedRun
-    from companion.terminal import StatusLine
-
-    spoken = ", ".join(phrases[0] for phrases in commands.values())
-    hint = mic is not None and count_runs(store) < HINT_RUNS
-    if hint:  # said, not only shown: someone with closed eyes hears it
-        practice = replace(practice, steps=(Say(SPOKEN_HINT), *practice.steps))
-    line = StatusLine()
-    guide = GuidedRun(practice, speaker, voice, cues, say=line.say, timing_log=timing_log, status=line.status)
-    guide.prepare()
-    record = RunRecord(practice.name, practice.title, cues, engine.name if engine else None)
-    run_id = start_run(store, record)
-    if not mic:
-        line.say(f"{practice.title}. Ctrl-C ends it gently.")
-    else:
-        line.say(f"{practice.title}." + ("" if hint else f" You can say {spoken} at any time."))
-
-    def mic_failed(error: Exception) -> None:
-        line.clear()
-        click.echo(f"  (voice control stopped: {error}. Ctrl-C still ends the practice.)", err=True)
-
-    listener = CommandListener(mic, engine, commands, guide.commands.put, mic_failed, guide.note_decoded) if mic else None
-    if listener:
-        listener.start()
-    try:
-        result = guide.run()
-    finally:
-        line.clear()
-        if listener:
-            listener.stop()
-    record.commands = result.commands
-    finish_run(store, run_id, record, result.finished, result.duration)
 
 
 COMMANDS: list[click.Command] = [practices, ground]
