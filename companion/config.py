@@ -36,6 +36,7 @@ class Settings:
     silence: float = 4.0  # seconds of quiet that end an answer
     wait: float = 15.0  # seconds to wait for the first words before moving on
     prompts: list[str] = field(default_factory=lambda: list(DEFAULT_PROMPTS))
+    name: str = "companion"  # the wake name `companion listen` waits for
     notes: list[str] = field(default_factory=list)  # unknown sections and settings, said once
     problems: dict[str, CompanionError] = field(default_factory=dict)  # setting -> why its value is unusable
     given: set[str] = field(default_factory=set)  # settings set by the file or the command line, not defaults
@@ -53,6 +54,7 @@ SECTIONS = {
     "audio": {"input_device": str, "output_device": str},
     "voice": {"voice": str, "rate": int, "volume": float},
     "reflect": {"silence": float, "wait": float, "prompts": list},
+    "listen": {"name": str},
 }
 SPEAKING = ("engine", "model", "input_device", "output_device", "voice", "rate", "volume")
 """The settings every spoken command uses (engine, devices, voice)."""
@@ -119,6 +121,8 @@ def _check_value(key: str, kind: type, value, section: str, path: Path) -> None:
             raise CompanionError(f"{where} is {value:g}, outside {low} to {high}", f"set a value from {low} to {high}")
     if key in _CHOICES and value not in _CHOICES[key]:
         raise CompanionError(f"{where} is '{value}', not one of {', '.join(_CHOICES[key])}", f"use {' or '.join(_CHOICES[key])}, or leave it out")
+    if key == "name" and not any(c.isalpha() for c in value):
+        raise CompanionError(f"{where} holds no word", 'give the name to wait for, e.g. name = "Companion"')
     if key == "prompts" and not [p for p in value if p.strip()]:
         raise CompanionError(f"{where} holds no question", "give at least one question, or leave prompts out for the usual ones")
 

@@ -13,6 +13,7 @@ from companion import __version__
 from companion.errors import CompanionError, Stopped, StorageError
 
 SECTIONS: list[tuple[str, tuple[str, ...]]] = [
+    ("Hands-free", ("listen",)),
     ("Reflect", ("reflect", "import")),
     ("Ground", ("ground", "practices")),
     ("Notice", ("ripple", "checkin", "session")),
@@ -70,9 +71,9 @@ def cli(ctx: click.Context) -> None:
 
 
 def _register_commands() -> None:
-    from companion.cli import data, notice, practice, reflect, review, system, voice
+    from companion.cli import data, listen, notice, practice, reflect, review, system, voice
 
-    for module in (reflect, practice, notice, review, data, system, voice):
+    for module in (listen, reflect, practice, notice, review, data, system, voice):
         for command in module.COMMANDS:
             cli.add_command(command)
 

@@ -259,6 +259,26 @@ def understand(text: str, name: str = "companion", practices: Mapping[str, Itera
     return replace(request, heard=heard.text_after(0) or "")
 
 
+def called(text: str, name: str = "companion", grammar: Grammar | None = None) -> str | None:
+    """What follows the wake name when `text` begins with it ("hey", "okay" and hesitations may come
+    first; "Companions" counts), as said: "" for the name alone; None when `text` does not begin with
+    the name (the name inside a sentence never calls Companion)."""
+    g = grammar or load_grammar()
+    shown, tokens = _tokens(text, g)
+    wanted = tuple(_words(name, g.aliases))
+    if not wanted:
+        return None
+    fillers = g.words["wake"] | g.words["fillers"]
+    i = 0
+    while i < len(tokens) and tokens[i].word in fillers:
+        i += 1
+    for candidate in (wanted, (*wanted[:-1], wanted[-1] + "s")):
+        if tuple(t.word for t in tokens[i : i + len(candidate)]) == candidate:
+            rest = tokens[i + len(candidate):]
+            return shown[rest[0].start:].strip().strip(_EDGE_PUNCTUATION) if rest else ""
+    return None
+
+
 def _request(heard: _Heard, practices: Mapping[str, Iterable[str]] | None) -> Request:
     g = heard.grammar
     if not heard.words:

@@ -1,0 +1,271 @@
+"""The resident listener: waits for the wake name, hears a request, and runs it with the devices it
+owns for its lifetime (the same flows as the commands), then waits again.
+
+While waiting nothing is stored or sent anywhere: only the voice-activity detector and, for the first
+seconds of each voiced segment, one quick decode look at the sound, and a segment without the name
+is dropped. What a flow keeps (a reflection's answers, a ripple) is kept as the command would.
+"""
+
+from __future__ import annotations
+
+import gc
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from companion.assistants.actions import keep_checkin, keep_ripple, note_session, since_session
+from companion.audio.capture import Microphone
+from companion.config import Settings
+from companion.conversation.answer import speak
+from companion.errors import CompanionError, DeviceError
+from companion.events import AudioChunk, Transcript
+from companion.listen.requests import understand_request
+from companion.listen.wake import END_GAP, Called, Segmenter, WakeDetector
+from companion.native_libs import give_back_free_memory
+from companion.practice.guide import MIC_BLOCK, adjusted, choose_by_voice, run_practice
+from companion.practice.model import find, load_all
+from companion.practice.runner import PRACTICE_COMMANDS
+from companion.practice.speaker import PracticeSpeaker
+from companion.practice.tones import tone
+from companion.speech.base import LoadingEngine, SpeechEngine
+from companion.store.database import Store
+from companion.terminal import Terminal
+from companion.understand.intents import Request, called, kind_reply
+from companion.voice.base import Voice
+
+ACKNOWLEDGE = "Yes?"
+REQUEST_WAIT = 7.0  # seconds to wait for a request to begin after the acknowledgement
+RETRY_EVERY = 3.0  # seconds between tries to open a microphone that went away
+SHORTEST_MINUTES, LONGEST_MINUTES = 0.5, 60.0  # a practice's length as asked, kept within these
+WAITING_LINE = "Waiting for “{name}”. Nothing is kept while I wait. (Ctrl-C ends.)"
+MIC_GONE = "The microphone is not answering. I'll try again every few seconds."
+MIC_BACK = "The microphone is back."
+
+
+@dataclass
+class Heard:
+    """One request: its words after the name, and how it was asked."""
+
+    text: str
+    one_breath: bool  # said with the name, without waiting for the acknowledgement
+
+
+def window_text(engine: SpeechEngine) -> Callable[[np.ndarray], str]:
+    """A quick decode of a short window (the wake check): Whisper's command decoder with no phrases
+    given (nothing biases it toward the name), or any engine's own recognizer."""
+    decode_command = getattr(engine, "decode_command", None)
+    if decode_command is not None:
+        return lambda audio: " ".join(w.word for w in decode_command(audio))
+    return lambda audio: whole_text(engine, audio)
+
+
+def whole_text(engine: SpeechEngine, audio: np.ndarray) -> str:
+    """The words of a whole segment (a request)."""
+    decode_words = getattr(engine, "decode_words", None)
+    if decode_words is not None:
+        return " ".join(w.word for w in decode_words(audio)).strip()
+    recognizer = engine.recognizer()
+    events = recognizer.accept(AudioChunk(audio.astype(np.float32, copy=False))) + recognizer.flush()
+    return " ".join(e.text for e in events if isinstance(e, Transcript)).strip()
+
+
+class Listener:
+    """Owns the microphone, speaker, voice and the listening engine until stopped."""
+
+    def __init__(self, settings: Settings, engine: SpeechEngine, voice: Voice, store: Store, ui: Terminal,
+                 name: str = "companion", final_engine: Callable[[], SpeechEngine] | None = None) -> None:
+        self.settings, self.engine, self.voice, self.store, self.ui = settings, engine, voice, store, ui
+        self.name = name
+        self.final_engine = final_engine or (lambda: engine)
+        self.wake = WakeDetector(window_text(engine), name)
+        self.mic: Microphone | None = None
+        self.speaker: PracticeSpeaker | None = None
+        self.requests = 0
+
+    # devices
+
+    def open(self) -> Listener:
+        from companion.practice.guide import OUTPUT_LATENCY
+
+        self.speaker = PracticeSpeaker(self.settings.output_device, latency=OUTPUT_LATENCY).start()
+        self.mic = self._new_mic()
+        return self
+
+    def close(self) -> None:
+        if self.mic:
+            self.mic.stop()
+        if self.speaker:
+            self.speaker.stop()
+
+    def _new_mic(self) -> Microphone:
+        return Microphone(self.settings.input_device, block_seconds=MIC_BLOCK, latency="low").start()
+
+    def _read(self) -> np.ndarray:
+        """The next samples from the microphone; when it goes away, say so once, retry every few
+        seconds, and carry on when it is back."""
+        assert self.mic is not None
+        try:
+            return self.mic.read().samples
+        except DeviceError:
+            pass
+        self.ui.say(MIC_GONE)
+        while True:
+            self.mic.stop()
+            time.sleep(RETRY_EVERY)
+            try:
+                self.mic = self._new_mic()
+                samples = self.mic.read().samples
+            except CompanionError:
+                continue
+            self.ui.say(MIC_BACK)
+            self.wake.segmenter.reset()
+            return samples
+
+    # the loop
+
+    def run(self, once: bool = False) -> None:
+        """Wait, hear, do; again (until Ctrl-C, or after one request when `once`)."""
+        self.voice.prepare([ACKNOWLEDGE, kind_reply(Request("unknown")), kind_reply(Request("cancel"))])
+        while True:
+            self.ui.say(WAITING_LINE.format(name=self.name.capitalize()))
+            heard = self.wait_for_request()
+            if heard is not None:
+                self.requests += 1
+                self.do(understand_request(heard.text, self.name))
+            self._settle()
+            if once:
+                return
+
+    def wait_for_request(self) -> Heard | None:
+        """Wait for the name; then the request, said with it or after the acknowledgement."""
+        while True:
+            call = self.wake.accept(self._read())
+            if call is None:
+                continue
+            self.ui.say(f"(heard: {call.heard})")
+            if call.rest or not call.pause:  # the request goes on in the same breath
+                text = self._rest_of_segment(call)
+                if text:
+                    return Heard(text, one_breath=True)
+            self._acknowledge()
+            return self._request_after_acknowledgement()
+
+    def _rest_of_segment(self, call: Called) -> str:
+        """The words after the name, once the segment it began has ended."""
+        seg = self.wake.segmenter
+        segment = None
+        while segment is None:
+            segment = seg.accept(self._read())
+        text = whole_text(self.engine, segment.samples)
+        rest = called(text, self.name)
+        return rest if rest is not None else call.rest
+
+    def _acknowledge(self) -> None:
+        assert self.speaker is not None
+        samples, rate = self.voice.render(ACKNOWLEDGE)
+        chime = tone("inhale", rate, seconds=0.25, volume=self.settings.volume * 0.6)
+        gap = np.zeros(int(0.05 * rate), np.float32)
+        self.ui.say(ACKNOWLEDGE)
+        self.speaker.wait(self.speaker.play(np.concatenate([chime, gap, samples]).astype(np.float32), rate))
+        time.sleep(0.15)
+        assert self.mic is not None
+        self.mic.drain()
+        self.wake.segmenter.reset()
+
+    def _request_after_acknowledgement(self) -> Heard | None:
+        """The next segment, if one begins within REQUEST_WAIT; None (back to waiting) if not."""
+        seg = self.wake.segmenter
+        self.ui.say("(listening for your request)")
+        began = time.monotonic()
+        while True:
+            segment = seg.accept(self._read())
+            if segment is not None:
+                text = whole_text(self.engine, segment.samples)
+                rest = called(text, self.name)  # the name said again is not part of the request
+                return Heard(rest if rest is not None else text, one_breath=False) if (rest or text) else None
+            if not seg.open and time.monotonic() - began > REQUEST_WAIT:
+                return None
+
+    def _settle(self) -> None:
+        """Back to waiting: what was heard meanwhile (Companion's own voice) is dropped."""
+        time.sleep(END_GAP / 4)
+        if self.mic:
+            self.mic.drain()
+        self.wake.segmenter.reset()
+        gc.collect()
+        give_back_free_memory()
+
+    # doing what was asked
+
+    def say(self, text: str) -> None:
+        self.ui.say(text)
+        speak(self.voice, self.speaker, self.mic, text)
+
+    def do(self, request: Request) -> None:
+        self.ui.say(f"(understood: {request.intent}{' ' + request.practice if request.practice else ''})")
+        reply = kind_reply(request)
+        if reply and request.intent not in ("cancel", "unknown"):
+            self.say(reply)  # the crisis note, before anything else
+        if request.intent in ("cancel", "unknown", "stop"):
+            if request.intent != "stop":
+                self.say(reply)
+            return
+        if request.intent == "practice":
+            self.practice(request)
+        elif request.intent == "ripple":
+            self.note("ripple", request.text)
+        elif request.intent == "checkin":
+            self.note("checkin", request.text)
+        elif request.intent == "session":
+            self.say(note_session(self.store).text)
+        elif request.intent == "review":
+            self.say(since_session(self.store, request.kind).text)
+        elif request.intent == "reflect":
+            self.reflect()
+
+    def practice(self, request: Request) -> None:
+        assert self.speaker is not None and self.mic is not None
+        minutes = request.minutes
+        if minutes is not None and not SHORTEST_MINUTES <= minutes <= LONGEST_MINUTES:
+            minutes = min(max(minutes, SHORTEST_MINUTES), LONGEST_MINUTES)
+            self.ui.say(f"(a practice lasts between half a minute and an hour: about {minutes:g} minutes, then)")
+        if request.practice:
+            chosen = find(request.practice)
+        else:
+            found, _problems = load_all()
+            chosen = choose_by_voice(self.speaker, self.voice, self.mic, self.engine, found, show=self.ui.say)
+        run_practice(self.store, adjusted(chosen, None, minutes, None), self.speaker, self.voice, self.mic,
+                     self.engine, PRACTICE_COMMANDS, "both",
+                     on_mic_failed=lambda error: self.ui.say(f"(voice control stopped: {error})"))
+
+    def note(self, kind: str, text: str | None) -> None:
+        """A ripple or a check-in: kept at once when its words came with the request, else asked for."""
+        if text:
+            keep = keep_ripple if kind == "ripple" else keep_checkin
+            self.say(keep(self.store, text, source=self.engine.name).text)
+            return
+        from companion.notice.flow import Noticing
+
+        engine = self.final_engine()
+        try:
+            noticing = Noticing(self.store, engine, self.mic, self.speaker, self.voice, self.ui,
+                                self.settings.silence, self.settings.wait)
+            noticing.ripple() if kind == "ripple" else noticing.checkin()
+        finally:
+            _settled(engine)
+
+    def reflect(self) -> None:
+        from companion.reflect.flow import Reflection
+
+        engine = self.final_engine()
+        try:
+            Reflection(self.store, engine, self.mic, self.speaker, self.voice, self.settings, self.ui).run()
+        finally:
+            _settled(engine)
+
+
+def _settled(engine: SpeechEngine) -> None:
+    if isinstance(engine, LoadingEngine):
+        engine.settle()
