@@ -18,7 +18,7 @@ SECTIONS: list[tuple[str, tuple[str, ...]]] = [
     ("Notice", ("ripple", "checkin", "session")),
     ("Review", ("review", "page", "play", "list", "show", "search")),
     ("Your data", ("edit", "delete", "forget", "export", "import-json", "backup", "encrypt")),
-    ("Set-up", ("doctor", "models", "voices", "say")),
+    ("Set-up", ("doctor", "models", "voices", "say", "serve")),
 ]
 """`companion --help` groups the commands by what a person does, in this order."""
 
@@ -70,9 +70,9 @@ def cli(ctx: click.Context) -> None:
 
 
 def _register_commands() -> None:
-    from companion.cli import data, notice, practice, reflect, review, system, voice
+    from companion.cli import data, notice, practice, reflect, review, serve, system, voice
 
-    for module in (reflect, practice, notice, review, data, system, voice):
+    for module in (reflect, practice, notice, review, data, system, voice, serve):
         for command in module.COMMANDS:
             cli.add_command(command)
 
