@@ -12,7 +12,8 @@ from dataclasses import dataclass
 
 from companion.config import Settings
 from companion.notice.flow import save_checkin, save_ripple
-from companion.practice.model import Practice, Say, find
+from companion.practice.model import Breathe, Practice, Say, find
+from companion.practice.timing import DEFAULT_WORDS, with_minutes, with_spoken_length
 from companion.review.digest import digest_sentences, gather
 from companion.store.database import Store
 from companion.store.sessions import mark_session, session_for
@@ -24,6 +25,8 @@ ASK_CHECKIN = "How does your body feel right now?"
 NOTHING_HEARD = "Nothing was kept, and that's okay."
 REFLECTION_OPENING = "Let's take a few quiet minutes with what came up in your session."
 REFLECTION_CLOSING = "Thank you. Your reflection is saved."
+DEFAULT_PRACTICE = "allow-rest"
+"""The short practice that begins when one is asked for without a name (as `companion ground` chooses)."""
 NOT_A_THERAPIST = "Companion is not a therapist; your therapist is the one to talk this over with."
 
 
@@ -101,6 +104,27 @@ def practice_words(practice: Practice) -> list[str]:
 def chosen_practice(request: Request) -> Practice | None:
     """The practice a request names, or None when it asks for one without naming it."""
     return find(request.practice) if request.practice else None
+
+
+def practice_or_default(request: Request) -> Practice:
+    """The practice a request names, or the short default (DEFAULT_PRACTICE) when it names none."""
+    return chosen_practice(request) or find(DEFAULT_PRACTICE)
+
+
+def guided_words(practice: Practice, minutes: float | None = None) -> list[str]:
+    """A practice as words to read out without Companion's timing: its spoken lines with the length
+    filled in (`minutes` as asked, when within half a minute to an hour), and each breathing step as
+    one round of its cues."""
+    fits = minutes is not None and 0.5 <= minutes <= 60
+    practice = with_spoken_length(with_minutes(practice, minutes) if fits else practice)
+    words = []
+    for step in practice.steps:
+        if isinstance(step, Say):
+            words.append(step.text)
+        elif isinstance(step, Breathe):
+            cues = [p.say or DEFAULT_WORDS[p.kind] for p in step.phases]
+            words.append("... ".join(cues) + ". A few breaths like this, at your own pace.")
+    return words
 
 
 def reply_for(request: Request) -> str:

@@ -19,7 +19,7 @@ SECTIONS: list[tuple[str, tuple[str, ...]]] = [
     ("Notice", ("ripple", "checkin", "session")),
     ("Review", ("review", "page", "play", "list", "show", "search")),
     ("Your data", ("edit", "delete", "forget", "export", "import-json", "backup", "encrypt")),
-    ("Set-up", ("doctor", "models", "voices", "say")),
+    ("Set-up", ("doctor", "models", "voices", "say", "serve")),
 ]
 """`companion --help` groups the commands by what a person does, in this order."""
 
@@ -71,9 +71,9 @@ def cli(ctx: click.Context) -> None:
 
 
 def _register_commands() -> None:
-    from companion.cli import data, listen, notice, practice, reflect, review, system, voice
+    from companion.cli import data, listen, notice, practice, reflect, review, serve, system, voice
 
-    for module in (listen, reflect, practice, notice, review, data, system, voice):
+    for module in (listen, reflect, practice, notice, review, data, system, voice, serve):
         for command in module.COMMANDS:
             cli.add_command(command)
 
