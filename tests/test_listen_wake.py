@@ -1,0 +1,61 @@
+"""The wake check as pure logic: the name at the start of what was heard, and lone near-spellings."""
+
+from __future__ import annotations
+
+import numpy as np
+from speech_fixtures import espeak_wav
+from test_engines import load16k
+
+from companion.events import SAMPLE_RATE
+from companion.listen.wake import WakeDetector, sounds_like_name
+from companion.understand.intents import called
+
+
+def test_the_name_must_begin_what_was_said():
+    assert called("Companion.") == ""
+    assert called("Hey, Companion, help me ground.") == "help me ground"
+    assert called("Um companion I noticed I breathed more slowly at work.") == "I noticed I breathed more slowly at work"
+    assert called("OK Companion stop") == "stop"
+    assert called("I walked with my companion.") is None
+    assert called("The company said so.") is None
+    assert called("Hey Sage, check in", name="Sage") == "check in"
+
+
+def test_a_lone_word_close_to_the_name_counts_but_not_a_sentence_or_a_different_word():
+    assert sounds_like_name("Comparian.", "companion") and sounds_like_name("Compagnion", "companion")
+    assert not sounds_like_name("Compendium", "companion") and not sounds_like_name("Common", "companion")
+    assert not sounds_like_name("Comparian told me", "companion")  # only a word said alone
+    assert not sounds_like_name("Bompanion", "companion")  # the first sound must agree
+
+
+def test_each_voiced_stretch_is_decoded_once_and_silence_never(tmp_path):
+    rng = np.random.default_rng(1)
+    decoded: list[float] = []
+
+    def decode(audio: np.ndarray) -> str:
+        decoded.append(len(audio) / SAMPLE_RATE)
+        return "Companion." if len(decoded) == 2 else "Something else."
+
+    detector = WakeDetector(decode, "companion")
+    quiet = (0.0005 * rng.standard_normal(3 * SAMPLE_RATE)).astype(np.float32)
+    sentence = load16k(espeak_wav("I walked to the river this morning and the water was very calm.", tmp_path / "a.wav"))
+    name = load16k(espeak_wav("Companion.", tmp_path / "b.wav"))
+    stream = np.concatenate([quiet, sentence, quiet, name, quiet])
+    calls = [c for i in range(0, len(stream), 320) if (c := detector.accept(stream[i:i + 320]))]
+    assert len(decoded) == detector.checks == 2  # one check per stretch: none in the quiet
+    assert decoded[0] <= 2.5  # a long stretch: only its start is looked at
+    assert len(calls) == 1 and calls[0].rest == "" and calls[0].pause
+
+
+def test_listen_install_writes_a_unit_that_runs_this_python_and_uninstall_removes_it(companion_home, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "XDG_CONFIG_HOME": str(tmp_path / "config")}
+    run = subprocess.run([sys.executable, "-m", "companion", "listen", "--install"], capture_output=True, text=True, env=env, timeout=60)
+    unit = tmp_path / "config" / "systemd" / "user" / "companion-listen.service"
+    assert run.returncode == 0 and str(unit) in run.stdout and "systemctl --user" in run.stdout, run
+    assert f"ExecStart={sys.executable} -m companion listen" in unit.read_text()
+    run = subprocess.run([sys.executable, "-m", "companion", "listen", "--uninstall"], capture_output=True, text=True, env=env, timeout=60)
+    assert run.returncode == 0 and not unit.exists()
