@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from companion import config
-from companion.cli.options import audio_options, engine_options, settings_for, voice_for, voice_options
+from companion.cli.options import audio_options, engine_options, final_model_for, settings_for, voice_for, voice_options
 from companion.errors import CompanionError
 
 
@@ -51,7 +51,6 @@ def _run(settings: config.Settings, once: bool) -> None:
     from companion.listen.lock import single_listener
     from companion.speech import models
     from companion.speech.base import LoadingEngine
-    from companion.speech.whisper_base import final_model
     from companion.store.database import Store
     from companion.terminal import Terminal
 
@@ -59,12 +58,7 @@ def _run(settings: config.Settings, once: bool) -> None:
         voice = voice_for(settings)
         info = models.choose(settings.engine, settings.model)
         engine = models.load(info)
-        final = None
-        if info.engine == "whisper":
-            try:
-                final = final_model(settings.final_model, chosen="final_model" in settings.given)
-            except CompanionError as e:
-                click.echo(f"Note: {e.message}, so {info.name} writes the text too; {e.hint}.", err=True)
+        final = final_model_for(settings, info)
 
         def answers_engine():
             """The engine of a flow that keeps answers: with the final-text model, loaded while it begins."""

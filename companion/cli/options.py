@@ -210,21 +210,11 @@ def load_engine(settings: config.Settings, *, answers: bool = True, background: 
     models load in a background thread, once this returns (the voice has rendered what it needs
     and let its own model go), while Companion begins to speak; which model, and whether it is
     there, is known before: a missing one is still an error at once."""
-    from companion.errors import CompanionError
     from companion.speech import models
     from companion.speech.base import LoadingEngine
-    from companion.speech.whisper_base import final_model
 
     info = models.choose(settings.engine, settings.model)
-    final = None
-    if answers and info.engine == "whisper":
-        chosen = "final_model" in settings.given
-        try:
-            final = final_model(settings.final_model, chosen=chosen)
-        except CompanionError as e:
-            if chosen:
-                raise
-            click.echo(f"Note: {e.message}, so {info.name} writes the text too; {e.hint}.", err=True)
+    final = final_model_for(settings, info) if answers else None
     if background is None:
         return models.load(info, final)
 
@@ -233,3 +223,22 @@ def load_engine(settings: config.Settings, *, answers: bool = True, background: 
         return models.load(info, final)
 
     return LoadingEngine(after_background)
+
+
+def final_model_for(settings: config.Settings, info):
+    """The model that writes answers' final text for a Whisper engine `info` (None: `info` itself).
+    Where the default is missing or cannot be made ready, a note, and the listening model writes;
+    where the person chose it, its absence is the error."""
+    from companion.errors import CompanionError
+    from companion.speech.whisper_base import final_model
+
+    if info.engine != "whisper":
+        return None
+    chosen = "final_model" in settings.given
+    try:
+        return final_model(settings.final_model, chosen=chosen)
+    except CompanionError as e:
+        if chosen:
+            raise
+        click.echo(f"Note: {e.message}, so {info.name} writes the text too; {e.hint}.", err=True)
+        return None

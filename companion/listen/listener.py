@@ -232,7 +232,7 @@ class Listener:
             self.ui.say(f"(a practice lasts between half a minute and an hour: about {minutes:g} minutes, then)")
         chosen = practice_or_default(request)  # "help me ground": the short, gentle one begins at once
         run_practice(self.store, adjusted(chosen, None, minutes, None), self.speaker, self.voice, self.mic,
-                     self.engine, PRACTICE_COMMANDS, "both",
+                     self.engine, with_name(PRACTICE_COMMANDS, self.name), "both",
                      on_mic_failed=lambda error: self.ui.say(f"(voice control stopped: {error})"))
 
     def note(self, kind: str, text: str | None) -> None:
@@ -259,6 +259,11 @@ class Listener:
             Reflection(self.store, engine, self.mic, self.speaker, self.voice, self.settings, self.ui).run()
         finally:
             _settled(engine)
+
+
+def with_name(commands: dict[str, list[str]], name: str) -> dict[str, list[str]]:
+    """A flow's spoken commands, each also said after the wake name ("Companion, stop")."""
+    return {command: [*phrases, *(f"{name} {p}" for p in phrases)] for command, phrases in commands.items()}
 
 
 def _settled(engine: SpeechEngine) -> None:
