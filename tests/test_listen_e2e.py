@@ -100,3 +100,22 @@ def test_a_second_listener_refuses_in_one_line(companion_home):
         run = subprocess.run([sys.executable, "-m", "companion", "listen"], capture_output=True, text=True, timeout=60)
     assert run.returncode != 0 and "already listening" in run.stderr and "Traceback" not in run.stderr
     assert len(run.stderr.strip().splitlines()) == 1, run.stderr
+
+
+@pytest.mark.audio
+def test_its_own_voice_heard_back_through_the_room_does_not_wake_it(virtual_audio, companion_env, tmp_path):
+    """With the speaker looped back into the microphone, Companion's replies (the crisis note begins
+    "Companion is not a therapist") are not taken for its name."""
+    request = natural_wav("Companion, I don't want to be alive anymore.", tmp_path / "crisis.wav")
+    waiting: list[float] = []
+    virtual_audio.loopback_speaker_to_mic()
+    try:
+        run = drive_command(
+            virtual_audio, ["listen"], [(WAITING, request, 1.0)], companion_env, timeout=180,
+            on_start=lambda proc: _stop_on(proc, waiting, 2),
+            on_mark=lambda marker, at: waiting.append(at) if marker == WAITING else None)
+    finally:
+        virtual_audio.unload_loopback()
+    assert run.returncode == 130 and "Traceback" not in run.stderr, (run.stdout, run.stderr)
+    assert "Companion is not a therapist" in run.stdout, run.stdout  # said, and heard back through the room
+    assert run.stdout.count("(heard:") == 1, run.stdout

@@ -182,3 +182,9 @@ def test_every_clip_is_brought_to_one_loudness():
     click[100] = 0.5  # one sharp peak: reaching the target level would clip it
     assert np.max(np.abs(even_loudness(click, rate))) <= PEAK_LIMIT + 1e-6
     assert not np.any(even_loudness(np.zeros(800, np.float32), rate))
+
+
+def test_crisis_words_are_found_whether_or_not_they_are_contracted():
+    from companion.understand.crisis import crisis_words_in
+
+    assert crisis_words_in("I don't want to be alive anymore") == crisis_words_in("I do not want to be alive anymore") != []

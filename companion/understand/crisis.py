@@ -11,7 +11,7 @@ import tomllib
 from functools import lru_cache
 from importlib import resources
 
-from companion.textnorm import normalize_words
+from companion.textnorm import scoring_words
 
 CRISIS_NOTE = (
     "Thank you for saying that. It is saved. Companion is not a therapist and cannot help in a crisis. "
@@ -26,12 +26,12 @@ def crisis_phrases() -> tuple[tuple[str, ...], ...]:
     """The documented crisis phrases, each as normalised words."""
     text = resources.files("companion").joinpath("data", "crisis_words.toml").read_text(encoding="utf-8")
     phrases = tomllib.loads(text)["phrases"]
-    return tuple(tuple(normalize_words(p)) for p in phrases if normalize_words(p))
+    return tuple(dict.fromkeys(tuple(scoring_words(p)) for p in phrases if scoring_words(p)))  # "can't" and "cannot" once
 
 
 def crisis_words_in(text: str, phrases: tuple[tuple[str, ...], ...] | None = None) -> list[str]:
     """The crisis phrases found in `text` as whole words (case and punctuation ignored)."""
-    words = normalize_words(text)
+    words = scoring_words(text)  # contractions written out: "don't" and "do not" are the same words
     found = []
     for phrase in crisis_phrases() if phrases is None else phrases:
         n = len(phrase)
