@@ -86,7 +86,7 @@ def test_replies_are_short_and_invitational():
     ("I thought I'd kill myself laughing", ["kill myself"]),  # a short list is blunt; the note is gentle
     ("I'm dying to see the new film", []),
     ("the skill I'm learning", []),
-    ("I can't go on like this at work", ["can't go on"]),
+    ("I can't go on like this at work", ["cannot go on"]),
 ])  # fmt: skip
 def test_crisis_words_are_whole_word_phrases(text, found):
     assert crisis_words_in(text) == found
