@@ -61,8 +61,11 @@ def _run(settings: config.Settings, once: bool) -> None:
         final = final_model_for(settings, info)
 
         def answers_engine():
-            """The engine of a flow that keeps answers: with the final-text model, loaded while it begins."""
-            return LoadingEngine(lambda: models.load(info, final)) if final else engine
+            """The engine of a flow that keeps answers: with the final-text model, loaded while the
+            flow begins to speak (the listening model is shared)."""
+            if final is None or not hasattr(engine, "joined"):
+                return engine
+            return LoadingEngine(lambda: _joined(engine, final, voice))
 
         with Store.open() as store:
             listener = Listener(settings, engine, voice, store, Terminal(), settings.name, answers_engine)
@@ -72,6 +75,18 @@ def _run(settings: config.Settings, once: bool) -> None:
             finally:
                 voice.settle()
                 listener.close()
+
+
+def _joined(engine, final, voice):
+    from companion.errors import ModelError
+
+    voice.wait_ready()  # the flow's first phrases are rendered and the voice's model let go first
+    try:
+        return engine.joined(final.path)
+    except ModelError:
+        raise
+    except Exception as e:
+        raise ModelError(f"the model at {final.path} could not be loaded: {e}", "reinstall it with scripts/setup.sh") from None
 
 
 COMMANDS: list[click.Command] = [listen]

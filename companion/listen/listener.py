@@ -241,8 +241,9 @@ class Listener:
             keep = keep_ripple if kind == "ripple" else keep_checkin
             self.say(keep(self.store, text, source=self.engine.name).text)
             return
-        from companion.notice.flow import Noticing
+        from companion.notice.flow import CHECKIN_PROMPT, RIPPLE_PROMPT, Noticing
 
+        self.voice.prepare([RIPPLE_PROMPT if kind == "ripple" else CHECKIN_PROMPT])  # before the model loads
         engine = self.final_engine()
         try:
             noticing = Noticing(self.store, engine, self.mic, self.speaker, self.voice, self.ui,
@@ -254,6 +255,7 @@ class Listener:
     def reflect(self) -> None:
         from companion.reflect.flow import Reflection
 
+        self.voice.prepare(Reflection.phrases(self.settings))  # the opening first, before the model loads
         engine = self.final_engine()
         try:
             Reflection(self.store, engine, self.mic, self.speaker, self.voice, self.settings, self.ui).run()

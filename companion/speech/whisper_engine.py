@@ -9,6 +9,7 @@ final decode (`companion.speech.hallucination`).
 
 from __future__ import annotations
 
+import copy
 import time
 from pathlib import Path
 
@@ -219,6 +220,17 @@ class WhisperEngine(SpeechEngine):
 
     def recognizer(self, grammar: list[str] | None = None, context: str | None = None) -> Recognizer:
         return WhisperRecognizer(self, grammar, context)
+
+    def joined(self, final_dir: Path, threads: int = 0) -> WhisperEngine:
+        """This engine with a second model for final text, sharing the listening model (not loaded
+        again); dropping the new engine lets the second model go."""
+        from faster_whisper import WhisperModel
+
+        other = copy.copy(self)
+        other._final = WhisperModel(str(final_dir), device="cpu", compute_type="int8", cpu_threads=threads)
+        give_back_free_memory()
+        other.model_name = f"{self.model_name} + {Path(final_dir).name}"
+        return other
 
     def decode_command(self, audio: np.ndarray, phrases: list[str] | None = None) -> list[Word]:
         """A fast greedy decode of a short utterance (a spoken command): the encoder runs on a
