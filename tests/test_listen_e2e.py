@@ -119,3 +119,21 @@ def test_its_own_voice_heard_back_through_the_room_does_not_wake_it(virtual_audi
     assert run.returncode == 130 and "Traceback" not in run.stderr, (run.stdout, run.stderr)
     assert "Companion is not a therapist" in run.stdout, run.stdout  # said, and heard back through the room
     assert run.stdout.count("(heard:") == 1, run.stdout
+
+
+@pytest.mark.audio
+def test_a_ripple_asked_for_is_kept_with_the_voice(virtual_audio, companion_env, tmp_path):
+    """"Companion, I noticed something" -> the ripple's question -> the answer, kept with its audio
+    and written by the final-text model the listener loads for the flow."""
+    ask = natural_wav("Companion, I noticed something.", tmp_path / "ask.wav")
+    answer = natural_wav("I asked for help at work and it felt okay.", tmp_path / "answer.wav")
+    waiting: list[float] = []
+    run = drive_command(
+        virtual_audio, ["listen"], [(WAITING, ask, 1.0), ("(listening - take", answer, 0.6)], companion_env, timeout=180,
+        on_start=lambda proc: _stop_on(proc, waiting, 2),
+        on_mark=lambda marker, at: waiting.append(at) if marker == WAITING else None)
+    assert run.returncode == 130 and "Traceback" not in run.stderr, (run.stdout, run.stderr)
+    [entry] = _rows("SELECT * FROM entries")
+    assert entry["kind"] == "ripple" and entry["audio"], dict(entry)
+    assert "whisper-base" in (entry["model"] or ""), dict(entry)
+    assert "asked for help at work" in entry["text"].lower(), dict(entry)
