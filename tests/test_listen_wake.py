@@ -26,6 +26,8 @@ def test_a_lone_word_close_to_the_name_counts_but_not_a_sentence_or_a_different_
     assert not sounds_like_name("Compendium", "companion") and not sounds_like_name("Common", "companion")
     assert not sounds_like_name("Comparian told me", "companion")  # only a word said alone
     assert not sounds_like_name("Bompanion", "companion")  # the first sound must agree
+    assert sounds_like_name("Hey Comparian.", "companion") and sounds_like_name("K-Comparian", "companion")
+    assert not sounds_like_name("Hey there", "companion")
 
 
 def test_each_voiced_stretch_is_decoded_once_and_silence_never(tmp_path):

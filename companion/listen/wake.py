@@ -25,21 +25,24 @@ PRE_ROLL = 0.3  # seconds kept before the detected start of the voice
 END_GAP = 0.8  # seconds of quiet that end a segment (a request said in one breath with the name)
 LONGEST = 15.0  # seconds: a request is a sentence or two; a longer segment ends here
 ALONE_LIKENESS = 0.7  # a word said alone is the name when its letters are this alike (0 to 1)
-_LETTERS = re.compile(r"[^a-z]")
+_LETTERS = re.compile(r"[a-z]+")
+
+
+GREETINGS = ("hey", "hi", "okay", "ok", "k", "oh", "um", "uh", "a")  # before the name ("Hey" is often heard as "A")
 
 
 def sounds_like_name(heard: str, name: str) -> bool:
     """Whether `heard` (one short utterance said alone) is the wake name as a small model may spell
-    it: Whisper tiny writes a lone "Companion" as "Comparian" or "Compagnion", while inside a
-    sentence it spells it right. Only a single word said alone is judged this way; a sentence must
-    begin with the name itself (`called`)."""
-    words = heard.lower().split()
+    it, with a greeting or a hesitation before it: Whisper tiny writes a lone "Companion" as
+    "Comparian" or "Compagnion", while inside a sentence it spells it right. Only a word said alone
+    is judged this way; a sentence must begin with the name itself (`called`)."""
+    words = _LETTERS.findall(heard.lower())
+    if len(words) == 2 and words[0] in GREETINGS:
+        words = words[1:]
     if len(words) != 1 or len(name.split()) != 1:
         return False
-    word, wanted = _LETTERS.sub("", words[0]), _LETTERS.sub("", name.lower())
-    if not word or not wanted or word[0] != wanted[0] or abs(len(word) - len(wanted)) > 2:
-        return False
-    return difflib.SequenceMatcher(None, word, wanted).ratio() >= ALONE_LIKENESS
+    return _alike(words[0], "".join(_LETTERS.findall(name.lower())))
+
 
 
 @dataclass(frozen=True)
