@@ -44,6 +44,12 @@ def sounds_like_name(heard: str, name: str) -> bool:
     return _alike(words[0], "".join(_LETTERS.findall(name.lower())))
 
 
+def _alike(word: str, wanted: str) -> bool:
+    if not word or not wanted or word[0] != wanted[0] or abs(len(word) - len(wanted)) > 2:
+        return False
+    return difflib.SequenceMatcher(None, word, wanted).ratio() >= ALONE_LIKENESS
+
+
 
 @dataclass(frozen=True)
 class Called:
