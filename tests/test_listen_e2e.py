@@ -14,6 +14,7 @@ from speech_fixtures import espeak_wav, natural_wav
 
 from companion.harness.drive import drive_command
 from companion.paths import database_path
+from companion.textnorm import word_error_rate
 
 WAITING = "Waiting for"
 ACK = "Yes?"
@@ -136,4 +137,4 @@ def test_a_ripple_asked_for_is_kept_with_the_voice(virtual_audio, companion_env,
     [entry] = _rows("SELECT * FROM entries")
     assert entry["kind"] == "ripple" and entry["audio"], dict(entry)
     assert "whisper-base" in (entry["model"] or ""), dict(entry)
-    assert "asked for help at work" in entry["text"].lower(), dict(entry)
+    assert word_error_rate("I asked for help at work and it felt okay.", entry["text"]) <= 0.2, dict(entry)

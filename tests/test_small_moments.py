@@ -259,7 +259,7 @@ def test_companion_alone_greets_and_shows_the_everyday_commands(companion_home):
 def test_help_groups_commands_by_what_a_person_does(companion_home):
     text = companion("--help").stdout
     headings = [line.rstrip(":") for line in text.splitlines() if line.endswith(":") and not line.startswith(" ")]
-    assert headings[1:] == ["Reflect", "Ground", "Notice", "Review", "Your data", "Set-up"], headings
+    assert headings[1:] == ["Hands-free", "Reflect", "Ground", "Notice", "Review", "Your data", "Set-up"], headings
     assert text.index("reflect ") < text.index("ground ") < text.index("ripple ") < text.index("review ")
     assert "Usage: companion " in text
     for command in ("reflect", "ground", "review", "search", "list", "checkin"):

@@ -4,6 +4,7 @@ Used by the demo main job and the tests."""
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
 import threading
@@ -15,6 +16,12 @@ from pathlib import Path
 from companion.harness.virtual_audio import VirtualAudio
 
 LISTENING_MARK = "(listening"
+
+
+def interruptible() -> None:
+    """In the child before it runs: Ctrl-C (SIGINT) as a person's terminal sends it, even when the
+    driver itself runs in the background, where the shell has it ignored and the child would inherit that."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 @dataclass
@@ -39,7 +46,7 @@ def drive_command(audio: VirtualAudio, args: list[str], steps: list[tuple], env:
     `on_start` is called with the process as soon as it runs (to watch it, or to stop it), `on_mark`
     with each marker and the time it was seen; `watch`: more markers whose sightings are recorded."""
     proc = subprocess.Popen([sys.executable, "-m", "companion", *args], env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, bufsize=1)
+                            stderr=subprocess.PIPE, text=True, bufsize=1, preexec_fn=interruptible)
     if on_start is not None:
         on_start(proc)
     lines: list[str] = []

@@ -17,6 +17,7 @@ import numpy as np
 import soundfile as sf
 
 from companion.harness.measure import NOMINAL_LATENCY, read_log, speech_end
+from companion.harness.drive import interruptible
 from companion.harness.virtual_audio import MIC_SOURCE, SpeakerRecording, VirtualAudio
 
 
@@ -195,7 +196,7 @@ def drive_practice(audio: VirtualAudio, args: list[str], env: dict[str, str], wo
     mic_recording = record_microphone(audio, workdir / "microphone.wav") if says else None
     started = time.monotonic()
     proc = subprocess.Popen([sys.executable, "-m", "companion", "ground", *args, "--timing-log", str(log_path)],
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=interruptible)
     sampler = _CpuSampler(proc.pid)
     sampler.start()
     log = _Log(log_path)
