@@ -22,8 +22,9 @@ real time: the same code as live, minus the device (PortAudio capture is not cou
   * requests understood: requests said alone, as after the acknowledgement, in Piper and espeak-ng
     voices; `whole_text` then `understand_request`, checked for the intent (and the practice and
     minutes where the request names them);
-  * memory while waiting: peak RSS (ru_maxrss) of a fresh process that loads the engine and the
-    voice, renders "Yes?", lets the voice go and runs the detector over `--memory-seconds` of audio.
+  * memory while waiting: the largest resident memory (VmRSS) of a fresh process while it runs the
+    detector over `--memory-seconds` of audio, after loading the engine and the voice, rendering
+    "Yes?" and letting the voice go (its peak while loading, ru_maxrss, is reported beside it).
 
     .venv/bin/python scripts/bench_listen.py --json          # the benchmark (a few minutes of CPU)
     .venv/bin/python scripts/bench_listen.py --minutes 1 --tries 12 --requests 10 --quiet-seconds 20
@@ -461,9 +462,21 @@ def memory_child(seconds: float) -> dict:
         for x in real:
             parts += [x, background(None, 1.0, None)]
             fed += len(x) + RATE
-    for b in blocks(np.concatenate(parts)[: int(seconds * RATE)]):
+    waiting = 0.0
+    for i, b in enumerate(blocks(np.concatenate(parts)[: int(seconds * RATE)])):
         wake.accept(b)
-    return {"peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "decodes": wake.checks, "seconds": seconds}
+        if i % 50 == 0:  # once a second of audio
+            waiting = max(waiting, resident_mb())
+    return {"peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "waiting_mb": waiting,
+            "decodes": wake.checks, "seconds": seconds}
+
+
+def resident_mb() -> float:
+    """This process's resident memory now (VmRSS), in MB."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
 
 
 def memory(seconds: float, home: Path) -> dict:
@@ -528,8 +541,10 @@ def rows(r: dict) -> list[dict]:
     m = r.get("memory")
     if m:
         out.append({"measure": "Listen: memory while waiting", "condition":
-                    f"peak RSS: engine and voice loaded, \"Yes?\" rendered, voice let go, detector over {m['seconds']:g} s",
-                    "result": f"{m['peak_mb']:.0f} MB", "goal": f"≤ {G_MEMORY_MB:.0f} MB", "met": m["peak_mb"] <= G_MEMORY_MB})
+                    f"largest resident memory (VmRSS, sampled each second) while the detector runs over {m['seconds']:g} s, "
+                    f"after the engine and voice were loaded, \"Yes?\" rendered and the voice let go; peak over the "
+                    f"whole process, loading included: {m['peak_mb']:.0f} MB",
+                    "result": f"{m['waiting_mb']:.0f} MB", "goal": f"≤ {G_MEMORY_MB:.0f} MB", "met": m["waiting_mb"] <= G_MEMORY_MB})
     return out
 
 
