@@ -60,11 +60,17 @@ def window_text(engine: SpeechEngine) -> Callable[[np.ndarray], str]:
     return lambda audio: whole_text(engine, audio)
 
 
+REQUEST_HINT = ("Companion, help me ground. Breathe with me for five minutes. Box breathing. Hand on my chest. "
+                "I noticed something. Check in. I want to reflect. What did I say since my session? Never mind.")
+"""Given to Whisper as the text before a request: the words requests are made of are then the
+likely ones ("breathe with me", not "read with me"). Words nobody said are still left out."""
+
+
 def whole_text(engine: SpeechEngine, audio: np.ndarray) -> str:
     """The words of a whole segment (a request)."""
     decode_words = getattr(engine, "decode_words", None)
     if decode_words is not None:
-        return " ".join(w.word for w in decode_words(audio)).strip()
+        return " ".join(w.word for w in decode_words(audio, REQUEST_HINT)).strip()
     recognizer = engine.recognizer()
     events = recognizer.accept(AudioChunk(audio.astype(np.float32, copy=False))) + recognizer.flush()
     return " ".join(e.text for e in events if isinstance(e, Transcript)).strip()
