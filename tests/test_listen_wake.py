@@ -61,3 +61,13 @@ def test_listen_install_writes_a_unit_that_runs_this_python_and_uninstall_remove
     assert f"ExecStart={sys.executable} -m companion listen" in unit.read_text()
     run = subprocess.run([sys.executable, "-m", "companion", "listen", "--uninstall"], capture_output=True, text=True, env=env, timeout=60)
     assert run.returncode == 0 and not unit.exists()
+
+
+def test_a_near_name_set_apart_before_a_request_counts_but_not_a_sentence_that_begins_alike():
+    from companion.listen.wake import addressed_by_a_near_name as addressed
+
+    assert addressed("Comparian, help me ground.", "companion") == "help me ground"
+    assert addressed("Hey Comparian, I noticed something.", "companion") == "I noticed something"
+    assert addressed("Compassion is a practice.", "companion") is None  # not set apart as one addresses someone
+    assert addressed("Compare them, help me ground.", "companion") is None  # not the name
+    assert addressed("Comparian, the weather is nice.", "companion") is None  # not a request

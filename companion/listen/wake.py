@@ -17,7 +17,7 @@ import numpy as np
 
 from companion.events import SAMPLE_RATE
 from companion.speech.silero import VoiceDetector
-from companion.understand.intents import called
+from companion.understand.intents import called, understand
 
 NAME_PAUSE = 0.35  # seconds of quiet after a short voiced run: the name may have been said alone
 WAKE_WINDOW = 2.0  # seconds from the start of a segment that are checked for the name
@@ -49,6 +49,19 @@ def _alike(word: str, wanted: str) -> bool:
         return False
     return difflib.SequenceMatcher(None, word, wanted).ratio() >= ALONE_LIKENESS
 
+
+
+def addressed_by_a_near_name(heard: str, name: str) -> str | None:
+    """The request after a first word that is the name misspelt and set apart as one addresses
+    someone ("Comparian, help me ground."), when what follows is a request Companion understands;
+    else None. "Compassion is a practice" is not set apart, so it is not taken for the name."""
+    found = re.match(r"\s*(?:(?:hey|hi|okay|ok|oh|um|uh|a)[\s,.!-]+)?([A-Za-z'-]+)\s*[,.!?]\s*(\S.*)$", heard, re.I)
+    if not found or len(name.split()) != 1:
+        return None
+    if not _alike("".join(_LETTERS.findall(found.group(1).lower())), "".join(_LETTERS.findall(name.lower()))):
+        return None
+    rest = found.group(2).strip(" ,.;:!?")
+    return rest if rest and understand(rest, name).intent not in ("unknown", "cancel") else None
 
 
 @dataclass(frozen=True)
@@ -148,6 +161,8 @@ class WakeDetector:
         rest = called(heard, self.name)
         if rest is None and pause and sounds_like_name(heard, self.name):
             rest = ""
+        if rest is None:
+            rest = addressed_by_a_near_name(heard, self.name)
         if rest is None:
             return None
         return Called(seg.vad.now, heard, rest, pause)
