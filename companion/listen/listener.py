@@ -49,6 +49,7 @@ class Heard:
 
     text: str
     one_breath: bool  # said with the name, without waiting for the acknowledgement
+    audio: np.ndarray | None = None  # the request's sound, held only until it is understood
 
 
 def window_text(engine: SpeechEngine) -> Callable[[np.ndarray], str]:
@@ -66,11 +67,11 @@ REQUEST_HINT = ("Companion, help me ground. Breathe with me for five minutes. Bo
 likely ones ("breathe with me", not "read with me"). Words nobody said are still left out."""
 
 
-def whole_text(engine: SpeechEngine, audio: np.ndarray) -> str:
-    """The words of a whole segment (a request)."""
+def whole_text(engine: SpeechEngine, audio: np.ndarray, hint: str | None = REQUEST_HINT) -> str:
+    """The words of a whole segment (a request; with no `hint`, as said, for words that are kept)."""
     decode_words = getattr(engine, "decode_words", None)
     if decode_words is not None:
-        return " ".join(w.word for w in decode_words(audio, REQUEST_HINT)).strip()
+        return " ".join(w.word for w in decode_words(audio, hint)).strip()
     recognizer = engine.recognizer()
     events = recognizer.accept(AudioChunk(audio.astype(np.float32, copy=False))) + recognizer.flush()
     return " ".join(e.text for e in events if isinstance(e, Transcript)).strip()
@@ -138,10 +139,23 @@ class Listener:
             heard = self.wait_for_request()
             if heard is not None:
                 self.requests += 1
-                self.do(understand_request(heard.text, self.name))
+                self.do(self.understood(heard))
             self._settle()
             if once:
                 return
+
+    def understood(self, heard: Heard) -> Request:
+        """What was asked. A ripple or a check-in said with the request is kept in words decoded
+        again without the request words as a hint, so they are the person's own ("I breathed", not
+        "I breathe"); the sound is then let go."""
+        request = understand_request(heard.text, self.name)
+        if request.intent in ("ripple", "checkin") and request.text and heard.audio is not None:
+            plain = whole_text(self.engine, heard.audio, hint=None)
+            again = understand_request(called(plain, self.name) or plain, self.name)
+            if again.intent == request.intent and again.text:
+                request = again
+        heard.audio = None
+        return request
 
     def wait_for_request(self) -> Heard | None:
         """Wait for the name; then the request, said with it or after the acknowledgement."""
@@ -151,21 +165,21 @@ class Listener:
                 continue
             self.ui.say(f"(heard: {call.heard})")
             if call.rest or not call.pause:  # the request goes on in the same breath
-                text = self._rest_of_segment(call)
+                text, audio = self._rest_of_segment(call)
                 if text:
-                    return Heard(text, one_breath=True)
+                    return Heard(text, one_breath=True, audio=audio)
             self._acknowledge()
             return self._request_after_acknowledgement()
 
-    def _rest_of_segment(self, call: Called) -> str:
-        """The words after the name, once the segment it began has ended."""
+    def _rest_of_segment(self, call: Called) -> tuple[str, np.ndarray]:
+        """The words after the name, once the segment it began has ended, and its sound."""
         seg = self.wake.segmenter
         segment = None
         while segment is None:
             segment = seg.accept(self._read())
         text = whole_text(self.engine, segment.samples)
         rest = called(text, self.name)
-        return rest if rest is not None else call.rest
+        return (rest if rest is not None else call.rest), segment.samples
 
     def _acknowledge(self) -> None:
         assert self.speaker is not None
@@ -189,7 +203,9 @@ class Listener:
             if segment is not None:
                 text = whole_text(self.engine, segment.samples)
                 rest = called(text, self.name)  # the name said again is not part of the request
-                return Heard(rest if rest is not None else text, one_breath=False) if (rest or text) else None
+                if not (rest or text):
+                    return None
+                return Heard(rest if rest is not None else text, one_breath=False, audio=segment.samples)
             if not seg.open and time.monotonic() - began > REQUEST_WAIT:
                 return None
 
