@@ -109,6 +109,11 @@ def load(path: Path | None = None) -> Settings:
     return settings
 
 
+def names_a_word(text: str) -> bool:
+    """Whether `text` holds a word to listen for (the wake name)."""
+    return any(c.isalpha() for c in text)
+
+
 def _check_value(key: str, kind: type, value, section: str, path: Path) -> None:
     """A value that is not usable: of the wrong type, out of range, an unknown choice, empty."""
     where = f"'{key}' in [{section}] of {path}"
@@ -121,7 +126,7 @@ def _check_value(key: str, kind: type, value, section: str, path: Path) -> None:
             raise CompanionError(f"{where} is {value:g}, outside {low} to {high}", f"set a value from {low} to {high}")
     if key in _CHOICES and value not in _CHOICES[key]:
         raise CompanionError(f"{where} is '{value}', not one of {', '.join(_CHOICES[key])}", f"use {' or '.join(_CHOICES[key])}, or leave it out")
-    if key == "name" and not any(c.isalpha() for c in value):
+    if key == "name" and not names_a_word(value):
         raise CompanionError(f"{where} holds no word", 'give the name to wait for, e.g. name = "Companion"')
     if key == "prompts" and not [p for p in value if p.strip()]:
         raise CompanionError(f"{where} holds no question", "give at least one question, or leave prompts out for the usual ones")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from companion.assistants.actions import (
-    NOTHING_HEARD, SESSION_NOTED, keep_checkin, keep_reflection, keep_ripple, note_session, practice_words, since_session,
+    NOTHING_HEARD, SESSION_NOTED, keep_checkin, keep_reflection, keep_ripple, guided_words, note_session, since_session,
 )
 from companion.practice.model import find
 from companion.store.database import Store
@@ -39,5 +39,5 @@ def test_reflection_answers_are_one_sitting_and_the_digest_counts_them(companion
 
 
 def test_a_practice_reads_as_its_spoken_steps():
-    words = practice_words(find("hand-on-chest"))
+    words = guided_words(find("hand-on-chest"))
     assert words and all(isinstance(w, str) and w for w in words)

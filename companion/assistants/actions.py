@@ -11,23 +11,21 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from companion.config import Settings
-from companion.notice.flow import save_checkin, save_ripple
+from companion.notice.flow import CHECKIN_PROMPT, RIPPLE_PROMPT, save_checkin, save_ripple
+from companion.practice.guide import DEFAULT_PRACTICE
 from companion.practice.model import Breathe, Practice, Say, find
-from companion.practice.timing import DEFAULT_WORDS, with_minutes, with_spoken_length
+from companion.practice.timing import DEFAULT_WORDS, LONGEST_MINUTES, SHORTEST_MINUTES, with_minutes, with_spoken_length
 from companion.review.digest import digest_sentences, gather
 from companion.store.database import Store
 from companion.store.sessions import mark_session, session_for
 from companion.understand.intents import Request, kind_reply
 
 SESSION_NOTED = "Your session is noted. Your review gathers everything from here on."
-ASK_RIPPLE = "What small shift did you notice? A few words are enough."
-ASK_CHECKIN = "How does your body feel right now?"
+ASK_RIPPLE = RIPPLE_PROMPT
+ASK_CHECKIN = CHECKIN_PROMPT
 NOTHING_HEARD = "Nothing was kept, and that's okay."
 REFLECTION_OPENING = "Let's take a few quiet minutes with what came up in your session."
 REFLECTION_CLOSING = "Thank you. Your reflection is saved."
-DEFAULT_PRACTICE = "allow-rest"
-"""The short practice that begins when one is asked for without a name (as `companion ground` chooses)."""
-NOT_A_THERAPIST = "Companion is not a therapist; your therapist is the one to talk this over with."
 
 
 @dataclass(frozen=True)
@@ -96,11 +94,6 @@ def keep_reflection(store: Store, answers: list[tuple[str, str]], source: str) -
     return Reply(REFLECTION_CLOSING, reflection_id)
 
 
-def practice_words(practice: Practice) -> list[str]:
-    """What a practice says, in order: its spoken steps (cues without Companion's own timing)."""
-    return [step.text for step in practice.steps if isinstance(step, Say)]
-
-
 def chosen_practice(request: Request) -> Practice | None:
     """The practice a request names, or None when it asks for one without naming it."""
     return find(request.practice) if request.practice else None
@@ -115,7 +108,7 @@ def guided_words(practice: Practice, minutes: float | None = None) -> list[str]:
     """A practice as words to read out without Companion's timing: its spoken lines with the length
     filled in (`minutes` as asked, when within half a minute to an hour), and each breathing step as
     one round of its cues."""
-    fits = minutes is not None and 0.5 <= minutes <= 60
+    fits = minutes is not None and SHORTEST_MINUTES <= minutes <= LONGEST_MINUTES
     practice = with_spoken_length(with_minutes(practice, minutes) if fits else practice)
     words = []
     for step in practice.steps:

@@ -40,7 +40,7 @@ def listen(name: str | None, install_unit: bool, uninstall_unit: bool, once: boo
         else:
             click.echo(f"There was no service file at {service.unit_path()}.")
         return
-    if name is not None and not any(c.isalpha() for c in name):
+    if name is not None and not config.names_a_word(name):
         raise CompanionError(f"'{name}' holds no word to listen for", 'give a name, e.g. --name "Companion"')
     settings = settings_for(config.ALL, **options, **({"name": name} if name else {}))
     _run(settings, once)
@@ -61,11 +61,16 @@ def _run(settings: config.Settings, once: bool) -> None:
         final = final_model_for(settings, info)
 
         def answers_engine():
-            """The engine of a flow that keeps answers: with the final-text model, loaded while the
-            flow begins to speak (the listening model is shared)."""
-            if final is None or not hasattr(engine, "joined"):
+            """The engine of a flow that keeps answers: with the final-text model, loaded once the
+            flow's first phrases are rendered and the voice's model let go (the listening model is shared)."""
+            if final is None:
                 return engine
-            return LoadingEngine(lambda: _joined(engine, final, voice))
+
+            def load_final():
+                voice.wait_ready()
+                return models.load(info, final, sharing=engine)
+
+            return LoadingEngine(load_final)
 
         with Store.open() as store:
             listener = Listener(settings, engine, voice, store, Terminal(), settings.name, answers_engine)
@@ -75,18 +80,6 @@ def _run(settings: config.Settings, once: bool) -> None:
             finally:
                 voice.settle()
                 listener.close()
-
-
-def _joined(engine, final, voice):
-    from companion.errors import ModelError
-
-    voice.wait_ready()  # the flow's first phrases are rendered and the voice's model let go first
-    try:
-        return engine.joined(final.path)
-    except ModelError:
-        raise
-    except Exception as e:
-        raise ModelError(f"the model at {final.path} could not be loaded: {e}", "reinstall it with scripts/setup.sh") from None
 
 
 COMMANDS: list[click.Command] = [listen]

@@ -16,6 +16,7 @@ from companion.cli.options import (
     voice_options,
 )
 from companion.errors import CompanionError
+from companion.practice.timing import LONGEST_MINUTES, SHORTEST_MINUTES
 
 
 
@@ -99,7 +100,8 @@ def _command_words(path: Path | None) -> dict[str, list[str]]:
 @click.argument("name", required=False)
 @click.option("--cycles", type=Bounded(1, 200, "from 1 to 200 breaths", whole=True, unit="BREATHS", example="--cycles 6"),
               help="Breaths in each breathing part.")
-@click.option("--minutes", type=Bounded(0.5, 60, "between half a minute and an hour", unit="MINUTES", example="--minutes 5"),
+@click.option("--minutes", type=Bounded(SHORTEST_MINUTES, LONGEST_MINUTES, "between half a minute and an hour", unit="MINUTES",
+                                      example="--minutes 5"),
               help="About how long the whole practice lasts (half a minute to an hour).")
 @click.option("--pace", type=Bounded(4, 10, "from 4 to 10 breaths a minute", unit="BREATHS", example="--pace 6"),
               help="Breaths a minute (4 to 10), e.g. 6 for resonance breathing.")

@@ -24,9 +24,10 @@ from companion.events import AudioChunk, Transcript
 from companion.listen.requests import understand_request
 from companion.listen.wake import END_GAP, Called, WakeDetector
 from companion.native_libs import give_back_free_memory
-from companion.practice.guide import MIC_BLOCK, adjusted, run_practice
+from companion.practice.guide import MIC_BLOCK, OUTPUT_LATENCY, adjusted, run_practice
 from companion.practice.runner import PRACTICE_COMMANDS
 from companion.practice.speaker import PracticeSpeaker
+from companion.practice.timing import LONGEST_MINUTES, SHORTEST_MINUTES
 from companion.practice.tones import tone
 from companion.speech.base import LoadingEngine, SpeechEngine
 from companion.store.database import Store
@@ -37,7 +38,6 @@ from companion.voice.base import Voice
 ACKNOWLEDGE = "Yes?"
 REQUEST_WAIT = 7.0  # seconds to wait for a request to begin after the acknowledgement
 RETRY_EVERY = 3.0  # seconds between tries to open a microphone that went away
-SHORTEST_MINUTES, LONGEST_MINUTES = 0.5, 60.0  # a practice's length as asked, kept within these
 WAITING_LINE = "Waiting for “{name}”. Nothing is kept while I wait. (Ctrl-C ends.)"
 MIC_GONE = "The microphone is not answering. I'll try again every few seconds."
 MIC_BACK = "The microphone is back."
@@ -45,10 +45,9 @@ MIC_BACK = "The microphone is back."
 
 @dataclass
 class Heard:
-    """One request: its words after the name, and how it was asked."""
+    """One request: its words after the name."""
 
     text: str
-    one_breath: bool  # said with the name, without waiting for the acknowledgement
     audio: np.ndarray | None = None  # the request's sound, held only until it is understood
 
 
@@ -88,13 +87,10 @@ class Listener:
         self.wake = WakeDetector(window_text(engine), name)
         self.mic: Microphone | None = None
         self.speaker: PracticeSpeaker | None = None
-        self.requests = 0
 
     # devices
 
     def open(self) -> Listener:
-        from companion.practice.guide import OUTPUT_LATENCY
-
         self.speaker = PracticeSpeaker(self.settings.output_device, latency=OUTPUT_LATENCY).start()
         self.mic = self._new_mic()
         return self
@@ -138,7 +134,6 @@ class Listener:
             self.ui.say(WAITING_LINE.format(name=self.name.capitalize()))
             heard = self.wait_for_request()
             if heard is not None:
-                self.requests += 1
                 self.do(self.understood(heard))
             self._settle()
             if once:
@@ -167,7 +162,7 @@ class Listener:
             if call.rest or not call.pause:  # the request goes on in the same breath
                 text, audio = self._rest_of_segment(call)
                 if text:
-                    return Heard(text, one_breath=True, audio=audio)
+                    return Heard(text, audio)
             self._acknowledge()
             return self._request_after_acknowledgement()
 
@@ -205,7 +200,7 @@ class Listener:
                 rest = called(text, self.name)  # the name said again is not part of the request
                 if not (rest or text):
                     return None
-                return Heard(rest if rest is not None else text, one_breath=False, audio=segment.samples)
+                return Heard(rest if rest is not None else text, segment.samples)
             if not seg.open and time.monotonic() - began > REQUEST_WAIT:
                 return None
 
@@ -226,12 +221,10 @@ class Listener:
 
     def do(self, request: Request) -> None:
         self.ui.say(f"(understood: {request.intent}{' ' + request.practice if request.practice else ''})")
-        reply = kind_reply(request)
-        if reply and request.intent not in ("cancel", "unknown"):
-            self.say(reply)  # the crisis note, before anything else
+        reply = kind_reply(request)  # the crisis note before anything else; the kind answer to unknown or cancel
+        if reply:
+            self.say(reply)
         if request.intent in ("cancel", "unknown", "stop"):
-            if request.intent != "stop":
-                self.say(reply)
             return
         if request.intent == "practice":
             self.practice(request)

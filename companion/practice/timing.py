@@ -26,6 +26,7 @@ LONGEST_CYCLE = 60.0 / MIN_PACE  # 4 breaths a minute
 MIN_INHALE = 2.0
 SPEECH_WPM = 140  # for estimating how long a spoken line takes
 GAP_AFTER_SAY = 0.8  # quiet after a spoken line before what follows
+SHORTEST_MINUTES, LONGEST_MINUTES = 0.5, 60.0  # the lengths a practice may be asked for
 
 
 @dataclass(frozen=True)
@@ -182,8 +183,8 @@ def with_spoken_length(practice: Practice) -> Practice:
 
 def with_minutes(practice: Practice, minutes: float) -> Practice:
     """Breathing steps given as many cycles as fit, so the whole practice lasts about `minutes`."""
-    if not 0.5 <= minutes <= 60:
-        raise CompanionError(f"{minutes:g} minutes is outside 0.5 to 60", "try --minutes 3")
+    if not SHORTEST_MINUTES <= minutes <= LONGEST_MINUTES:
+        raise CompanionError(f"{minutes:g} minutes is outside {SHORTEST_MINUTES:g} to {LONGEST_MINUTES:g}", "try --minutes 3")
     counts = cycles_for_minutes(practice, minutes)
     it = iter(counts)
     return replace(practice, steps=tuple(replace(s, cycles=next(it)) if isinstance(s, Breathe) else s for s in practice.steps))

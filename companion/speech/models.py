@@ -92,10 +92,15 @@ def choose(engine: str | None = None, model: str | None = None) -> ModelInfo:
     return found
 
 
-def load(info: ModelInfo, final: ModelInfo | None = None) -> SpeechEngine:
+def load(info: ModelInfo, final: ModelInfo | None = None, sharing: SpeechEngine | None = None) -> SpeechEngine:
     """Load the model (and `final`, a Whisper model for final text and imports, when the engine is
-    Whisper); a broken model becomes a ModelError, never a traceback."""
+    Whisper); a broken model becomes a ModelError, never a traceback. `sharing`: an engine already
+    loaded with `info`, whose model is shared rather than loaded again (only `final` is loaded)."""
+    joining = sharing is not None and final is not None and hasattr(sharing, "joined")
+    loading = final if joining else info
     try:
+        if joining:
+            return sharing.joined(final.path)
         if info.engine == "vosk":
             check_vosk_model(info.path)
             from companion.speech.vosk_engine import VoskEngine
@@ -107,4 +112,5 @@ def load(info: ModelInfo, final: ModelInfo | None = None) -> SpeechEngine:
     except ModelError:
         raise
     except Exception as e:
-        raise ModelError(f"the {info.engine} model at {info.path} could not be loaded: {e}", "reinstall it, or choose another with --model") from None
+        raise ModelError(f"the {loading.engine} model at {loading.path} could not be loaded: {e}",
+                         "reinstall it, or choose another with --model") from None

@@ -196,6 +196,15 @@ class WhisperRecognizer(Recognizer):
         ]
 
 
+def _int8_model(model_dir: Path, threads: int):
+    """A faster-whisper model on the CPU in int8, and the memory its loading freed given back."""
+    from faster_whisper import WhisperModel
+
+    model = WhisperModel(str(model_dir), device="cpu", compute_type="int8", cpu_threads=threads)
+    give_back_free_memory()
+    return model
+
+
 class WhisperEngine(SpeechEngine):
     name = "whisper"
 
@@ -203,17 +212,13 @@ class WhisperEngine(SpeechEngine):
                  final_dir: Path | None = None) -> None:
         """`final_dir`: a second Whisper model for the final text of each utterance and for imports
         (partials and commands stay with the first, quicker one)."""
-        from faster_whisper import WhisperModel
-
         started = time.perf_counter()
         map_large_allocations_apart()
         # The larger model first, while little else is resident: loading converts its weights to
         # int8 through a transient copy, and that moment is the process's peak.
-        final = WhisperModel(str(final_dir), device="cpu", compute_type="int8", cpu_threads=threads) if final_dir else None
-        give_back_free_memory()
-        self._model = WhisperModel(str(model_dir), device="cpu", compute_type="int8", cpu_threads=threads)
+        final = _int8_model(final_dir, threads) if final_dir else None
+        self._model = _int8_model(model_dir, threads)
         self._final = final or self._model
-        give_back_free_memory()
         self.load_seconds = time.perf_counter() - started
         self.model_path = str(model_dir)
         self.model_name = model_name if final_dir is None else f"{model_name} + {Path(final_dir).name}"
@@ -224,11 +229,8 @@ class WhisperEngine(SpeechEngine):
     def joined(self, final_dir: Path, threads: int = 0) -> WhisperEngine:
         """This engine with a second model for final text, sharing the listening model (not loaded
         again); dropping the new engine lets the second model go."""
-        from faster_whisper import WhisperModel
-
         other = copy.copy(self)
-        other._final = WhisperModel(str(final_dir), device="cpu", compute_type="int8", cpu_threads=threads)
-        give_back_free_memory()
+        other._final = _int8_model(final_dir, threads)
         other.model_name = f"{self.model_name} + {Path(final_dir).name}"
         return other
 

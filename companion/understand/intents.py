@@ -115,13 +115,23 @@ def _starts_with(words: list[str], at: int, phrases: Iterable[Phrase]) -> Phrase
     return None
 
 
+def _name_forms(name: Phrase) -> set[Phrase]:
+    """The wake name as it may be heard: as it is, and with a plural "s" ("Companions")."""
+    return {name, (*name[:-1], name[-1] + "s")} if name else set()
+
+
+def _name_length_at(tokens: list[_Token], i: int, names: set[Phrase]) -> int:
+    """How many tokens the wake name takes from position `i` (0: it is not there)."""
+    return next((len(n) for n in names if tuple(t.word for t in tokens[i : i + len(n)]) == n), 0)
+
+
 def _without_name(tokens: list[_Token], name: Phrase, grammar: Grammar) -> list[_Token]:
     """The tokens without the wake name (and "hey" and hesitations before it) at either end."""
     fillers = grammar.words["wake"] | grammar.words["fillers"]
-    names = {name, (*name[:-1], name[-1] + "s")} if name else set()
+    names = _name_forms(name)
 
     def name_at(i: int) -> int:
-        return next((len(n) for n in names if tuple(t.word for t in tokens[i : i + len(n)]) == n), 0)
+        return _name_length_at(tokens, i, names)
 
     changed = True
     while changed and tokens:
@@ -265,18 +275,15 @@ def called(text: str, name: str = "companion", grammar: Grammar | None = None) -
     the name (the name inside a sentence never calls Companion)."""
     g = grammar or load_grammar()
     shown, tokens = _tokens(text, g)
-    wanted = tuple(_words(name, g.aliases))
-    if not wanted:
-        return None
     fillers = g.words["wake"] | g.words["fillers"]
     i = 0
     while i < len(tokens) and tokens[i].word in fillers:
         i += 1
-    for candidate in (wanted, (*wanted[:-1], wanted[-1] + "s")):
-        if tuple(t.word for t in tokens[i : i + len(candidate)]) == candidate:
-            rest = tokens[i + len(candidate):]
-            return shown[rest[0].start:].strip().strip(_EDGE_PUNCTUATION) if rest else ""
-    return None
+    n = _name_length_at(tokens, i, _name_forms(tuple(_words(name, g.aliases))))
+    if not n:
+        return None
+    rest = tokens[i + n:]
+    return shown[rest[0].start:].strip().strip(_EDGE_PUNCTUATION) if rest else ""
 
 
 def _request(heard: _Heard, practices: Mapping[str, Iterable[str]] | None) -> Request:
