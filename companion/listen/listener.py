@@ -220,7 +220,7 @@ class Listener:
         speak(self.voice, self.speaker, self.mic, text)
 
     def do(self, request: Request) -> None:
-        self.ui.say(f"(understood: {request.intent}{' ' + request.practice if request.practice else ''})")
+        self.ui.say(f"(understood: {request.intent}{' ' + request.practice if request.practice else ''}; heard: {request.heard})")
         reply = kind_reply(request)  # the crisis note before anything else; the kind answer to unknown or cancel
         if reply:
             self.say(reply)
