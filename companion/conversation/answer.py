@@ -165,7 +165,7 @@ def record_answer(mic: Microphone, engine: SpeechEngine, ui: Terminal, prompt: s
     started = started or datetime.now().astimezone()
     if pending is not None:
         _guard_disk(lambda: mark_pending(path, pending), path)
-    recognizer = engine.recognizer(context=prompt)
+    recognizer = engine.recognizer(context=prompt, final_within=silence)  # the answer ends after `silence`
     vad = VoiceDetector()
     words: list[Word] = []
     command = None

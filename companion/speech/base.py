@@ -33,9 +33,12 @@ class SpeechEngine(ABC):
     load_seconds: float = 0.0
 
     @abstractmethod
-    def recognizer(self, grammar: list[str] | None = None, context: str | None = None) -> Recognizer:
+    def recognizer(self, grammar: list[str] | None = None, context: str | None = None,
+                   final_within: float | None = None) -> Recognizer:
         """A new stream. With `grammar`, recognition is restricted to those phrases where the engine
-        can; `context` (such as the question being answered) may guide engines that use it."""
+        can; `context` (such as the question being answered) may guide engines that use it;
+        `final_within`: seconds after an utterance ends by which its final text is needed (None: at
+        once), so an engine may spare work it would do ahead."""
 
     def transcribe(self, samples: np.ndarray, chunk_seconds: float = 0.5) -> list[Transcript]:
         """Transcribe a whole recording by streaming it through a recognizer."""
@@ -83,8 +86,9 @@ class LoadingEngine(SpeechEngine):
             raise AttributeError(name)
         return getattr(self.loaded(), name)
 
-    def recognizer(self, grammar: list[str] | None = None, context: str | None = None) -> Recognizer:
-        return self.loaded().recognizer(grammar, context)
+    def recognizer(self, grammar: list[str] | None = None, context: str | None = None,
+                   final_within: float | None = None) -> Recognizer:
+        return self.loaded().recognizer(grammar, context, final_within)
 
     def transcribe(self, samples: np.ndarray, chunk_seconds: float = 0.5) -> list[Transcript]:
         return self.loaded().transcribe(samples, chunk_seconds)

@@ -67,7 +67,8 @@ class VoskEngine(SpeechEngine):
         self.model_path = str(model_dir)
         self.model_name = model_dir.name if model_dir.name != "model" else model_dir.parent.name
 
-    def recognizer(self, grammar: list[str] | None = None, context: str | None = None) -> Recognizer:
+    def recognizer(self, grammar: list[str] | None = None, context: str | None = None,
+                   final_within: float | None = None) -> Recognizer:
         return VoskRecognizer(self._model, grammar)
 
     def knows(self, word: str) -> bool:

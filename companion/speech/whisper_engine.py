@@ -44,11 +44,18 @@ COMMAND_WINDOW = 3.0  # seconds the encoder sees for a command (not the usual pa
 COMMAND_MAX_TOKENS = 12
 BEHIND_LIMIT = 0.5  # seconds the audio being heard may lag real time before decodes that can wait, wait
 COMMAND_MIN_CONFIDENCE = 0.78  # spoken commands decode at 0.8-0.97; a soft tone can come out as "Pause." at ~0.7
+FINAL_DECODE_ALLOWANCE = 1.5  # seconds a final decode may take; a caller who can wait longer gets no decodes ahead
+PARTIAL_MARGIN = 1.0  # seconds of quiet after the audio in a partial's window (the encoder sees only what it needs)
+PARTIAL_TOKENS_PER_SECOND = 6  # ample for speech (about 3 words a second), short of a loop's worth
 
 
 class WhisperRecognizer(Recognizer):
-    def __init__(self, engine: "WhisperEngine", grammar: list[str] | None = None, context: str | None = None) -> None:
+    def __init__(self, engine: "WhisperEngine", grammar: list[str] | None = None, context: str | None = None,
+                 final_within: float | None = None) -> None:
         self._engine = engine
+        # Decoding ahead at a short pause is wasted whenever the voice resumes (often, in a noisy
+        # room); it is done only when the final text is wanted soon after the utterance ends.
+        self._decode_ahead = final_within is None or final_within - UTTERANCE_GAP < FINAL_DECODE_ALLOWANCE
         self._grammar = grammar
         self._context = context
         self._vad = EnergyVad() if grammar else VoiceDetector()
@@ -98,7 +105,7 @@ class WhisperRecognizer(Recognizer):
                 words = self._command_words()
                 if words:
                     events += self._finish_utterance(words)
-            elif self._grammar is None and not behind and self._early_final_due():
+            elif self._grammar is None and self._decode_ahead and not behind and self._early_final_due():
                 self._since_partial = 0.0  # it serves as this moment's partial too
                 words = self._final_words(np.concatenate(self._utterance))
                 self._early_final = (self._vad.last_sound_time, words)
@@ -223,8 +230,9 @@ class WhisperEngine(SpeechEngine):
         self.model_path = str(model_dir)
         self.model_name = model_name if final_dir is None else f"{model_name} + {Path(final_dir).name}"
 
-    def recognizer(self, grammar: list[str] | None = None, context: str | None = None) -> Recognizer:
-        return WhisperRecognizer(self, grammar, context)
+    def recognizer(self, grammar: list[str] | None = None, context: str | None = None,
+                   final_within: float | None = None) -> Recognizer:
+        return WhisperRecognizer(self, grammar, context, final_within)
 
     def joined(self, final_dir: Path, threads: int = 0) -> WhisperEngine:
         """This engine with a second model for final text, sharing the listening model (not loaded
@@ -239,29 +247,37 @@ class WhisperEngine(SpeechEngine):
         COMMAND_WINDOW-second window instead of Whisper's padded 30 s, with no timestamps; the
         phrases are given as previous text, and no token may repeat (short windows otherwise loop:
         "Stop. Stop. Stop."). Words get evenly spread timings within the audio."""
-        import ctranslate2
-
         if len(audio) < SAMPLE_RATE // 10:
             return []
-        n = int(COMMAND_WINDOW * SAMPLE_RATE)
-        seconds = min(len(audio), n) / SAMPLE_RATE
-        audio = np.pad(audio[-n:].astype(np.float32, copy=False), (0, max(0, n - len(audio))))
-        frames = n // self._model.feature_extractor.hop_length
-        features = self._model.feature_extractor(audio)[:, :frames]
-        prompt = self._command_prompt(tuple(phrases or ()))
-        encoded = self._model.model.encode(ctranslate2.StorageView.from_array(np.ascontiguousarray(features[None])))
-        result = self._model.model.generate(
-            encoded, [prompt], beam_size=1, max_length=len(prompt) + COMMAND_MAX_TOKENS,
-            return_scores=True, suppress_blank=True, no_repeat_ngram_size=1,
-        )[0]
-        text = self._model.hf_tokenizer.decode(result.sequences_ids[0]).strip()
-        tokens = max(1, len(result.sequences_ids[0]))
-        conf = float(np.exp(result.scores[0] / tokens)) if result.scores else 1.0
+        seconds = min(len(audio) / SAMPLE_RATE, COMMAND_WINDOW)
+        text, score, _ = self._short_decode(audio[-int(COMMAND_WINDOW * SAMPLE_RATE):], COMMAND_WINDOW,
+                                            self._command_prompt(tuple(phrases or ())), COMMAND_MAX_TOKENS, 1)
+        conf = float(np.exp(score))
         pieces = text.split()
         if not pieces:
             return []
         step = seconds / len(pieces)
         return [Word(w, i * step, (i + 1) * step, conf) for i, w in enumerate(pieces)]
+
+    def _short_decode(self, audio: np.ndarray, window: float, prompt: list[int], max_tokens: int,
+                      no_repeat: int) -> tuple[str, float, float]:
+        """Greedy decode of `audio` (at most `window` seconds) with the encoder on a `window`-second
+        window; returns the text, its mean log-probability per token and the no-speech probability."""
+        import ctranslate2
+
+        n = int(window * SAMPLE_RATE)
+        audio = np.pad(audio[:n].astype(np.float32, copy=False), (0, max(0, n - len(audio))))
+        frames = n // self._model.feature_extractor.hop_length
+        features = self._model.feature_extractor(audio)[:, :frames]
+        encoded = self._model.model.encode(ctranslate2.StorageView.from_array(np.ascontiguousarray(features[None])))
+        result = self._model.model.generate(
+            encoded, [prompt], beam_size=1, max_length=len(prompt) + max_tokens, return_scores=True,
+            return_no_speech_prob=True, suppress_blank=True, no_repeat_ngram_size=no_repeat,
+        )[0]
+        text = self._model.hf_tokenizer.decode(result.sequences_ids[0]).strip()
+        tokens = max(1, len(result.sequences_ids[0]))
+        score = result.scores[0] / tokens if result.scores else 0.0
+        return text, score, result.no_speech_prob
 
     def _command_prompt(self, phrases: tuple[str, ...]) -> list[int]:
         """Decoder prompt: the phrases as previous text, then start of transcript, no timestamps."""
@@ -284,9 +300,15 @@ class WhisperEngine(SpeechEngine):
         return [s for s in segments if not is_not_speech(s.no_speech_prob, s.avg_logprob)]
 
     def decode_text(self, audio: np.ndarray) -> str:
-        """A quick greedy decode, for partial text."""
-        segments = self._segments(audio, beam_size=1, without_timestamps=True, temperature=0.0)
-        return " ".join(s.text.strip() for s in segments).strip()
+        """A quick greedy decode, for partial text: the encoder sees the audio and PARTIAL_MARGIN
+        seconds more, not a padded 30 s (about 3x cheaper for a few seconds of speech; the final
+        decode, on the full window, has the last word)."""
+        if len(audio) < SAMPLE_RATE // 10:
+            return ""
+        window = min(float(np.ceil(len(audio) / SAMPLE_RATE + PARTIAL_MARGIN)), MAX_UTTERANCE + PARTIAL_MARGIN)
+        text, score, no_speech = self._short_decode(audio, window, self._command_prompt(()),
+                                                    int(window * PARTIAL_TOKENS_PER_SECOND), 3)
+        return "" if is_not_speech(no_speech, score) else text
 
     def decode_words(self, audio: np.ndarray, context: str | None = None) -> list[Word]:
         """The final decode of one utterance, with word timings; `context` primes the decoder.

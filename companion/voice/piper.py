@@ -53,6 +53,22 @@ def voice_files(info: PiperVoiceInfo) -> tuple[Path, Path]:
     return model, config
 
 
+def _load_model(model: Path, config: Path):
+    """Piper's model, its ONNX session without a memory arena: the arena keeps what rendering took
+    (some 75 MB) until the voice is let go, when the speech models may need it."""
+    import onnxruntime
+    from piper import PiperVoice as Model
+    from piper.config import PiperConfig
+    from piper.voice import ESPEAK_DATA_DIR
+
+    options = onnxruntime.SessionOptions()
+    options.enable_cpu_mem_arena = False
+    options.log_severity_level = 3
+    session = onnxruntime.InferenceSession(str(model), sess_options=options, providers=["CPUExecutionProvider"])
+    settings = PiperConfig.from_dict(json.loads(config.read_text(encoding="utf-8")))
+    return Model(config=settings, session=session, espeak_data_dir=Path(ESPEAK_DATA_DIR), download_dir=config.parent)
+
+
 class PiperVoice(Voice):
     backend = "piper"
 
@@ -72,10 +88,8 @@ class PiperVoice(Voice):
     def load(self) -> None:
         """Load the model now (a damaged model is a CompanionError)."""
         if self._piper is None:
-            from piper import PiperVoice as Model
-
             try:
-                self._piper = Model.load(self.model_path, self.config_path)
+                self._piper = _load_model(self.model_path, self.config_path)
             except Exception as e:  # noqa: BLE001 - ONNX Runtime's errors have no common type
                 raise VoiceUnavailable(f"the Piper voice '{self.info.name}' could not be loaded ({str(e)[:120]})",
                                        "reinstall it with scripts/setup.sh") from None
