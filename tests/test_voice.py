@@ -127,3 +127,18 @@ def test_say_plays_piper_on_the_speaker(virtual_audio, companion_env, tmp_path, 
     loud = np.flatnonzero(np.abs(samples) > 0.02)
     assert loud.size and 3.5 <= (loud[-1] - loud[0]) / rate <= 6.0
     assert word_error_rate(PHRASE, heard(whisper, samples, rate)) <= 0.1
+
+
+def test_a_phrase_asked_for_goes_before_the_phrases_rendered_ahead(tmp_path):
+    from companion.voice.base import VoiceSettings
+    from companion.voice.piper import VOICES, PiperVoice
+
+    voice = PiperVoice(VOICES["joe"], VoiceSettings(), cache_dir=tmp_path)
+    ahead = [f"Phrase number {n}, rendered ahead while nobody waits for it." for n in range(1, 7)]
+    voice.prepare(ahead)
+    samples, rate = voice.render("Hello.")
+    before = sum(voice.is_cached(t) for t in ahead)
+    voice.wait_ready()
+    assert len(samples) / rate > 0.3
+    assert before <= 1  # at most the phrase under way when it was asked for
+    assert all(voice.is_cached(t) for t in ahead)  # the rest still rendered, after it

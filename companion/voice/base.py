@@ -46,6 +46,8 @@ class Voice(ABC):
         self.settings = settings
         self.cache_dir = cache_dir or voice_cache_dir()
         self._lock = threading.Lock()  # one synthesis at a time (the engines are not thread-safe)
+        self._asked = 0  # phrases asked for now, which rendering ahead lets go first
+        self._turn = threading.Condition()
         self._ahead: threading.Thread | None = None
         self._cancelled = threading.Event()
         self._failed = False
@@ -87,7 +89,18 @@ class Voice(ABC):
 
     def render(self, text: str, keep: bool = True) -> tuple[np.ndarray, int]:
         """The phrase as float32 mono samples and their rate; rendered once, then read from the cache.
-        `keep=False`: a phrase with the person's own words, rendered in memory only, never kept."""
+        `keep=False`: a phrase with the person's own words, rendered in memory only, never kept.
+        A phrase asked for now goes before the phrases being rendered ahead (after the one under way)."""
+        with self._turn:
+            self._asked += 1
+        try:
+            return self._render_in_turn(text, keep)
+        finally:
+            with self._turn:
+                self._asked -= 1
+                self._turn.notify_all()
+
+    def _render_in_turn(self, text: str, keep: bool) -> tuple[np.ndarray, int]:
         with self._lock:  # one phrase at a time; a phrase rendered ahead meanwhile is read from the cache
             if self._failed and self.fallback is not None:
                 return self.fallback.render(text, keep)
@@ -142,9 +155,11 @@ class Voice(ABC):
                 before.join()  # phrases asked for earlier come first
             try:
                 for text in missing:
+                    with self._turn:
+                        self._turn.wait_for(lambda: self._asked == 0 or self._cancelled.is_set())
                     if self._cancelled.is_set():
                         return
-                    self.render(text)
+                    self._render_in_turn(text, True)
             except Exception:  # noqa: BLE001 - said again, clearly, when the phrase is needed
                 return
             finally:
@@ -166,4 +181,6 @@ class Voice(ABC):
         """Stop rendering ahead after the phrase under way, and wait for it (a native library must
         not be synthesizing as the process exits)."""
         self._cancelled.set()
+        with self._turn:
+            self._turn.notify_all()
         self.wait_ready()
