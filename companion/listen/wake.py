@@ -40,6 +40,7 @@ ONSET_WINDOW = 15  # readings (0.3 s) looked at for a rise...
 ONSET_HOLD = 8  # ...of which this many (160 ms) must be up: one loud syllable of the room is not a voice
 ONSET_PRE_ROLL = 0.15  # seconds kept before the rise (the room's voices before it only confuse the decode)
 ONSET_EVERY = 1.0  # seconds at least between two checks begun by a louder voice (the cost of waiting)
+ONSET_KEEP_GAP = 0.3  # seconds between segments over which the running level is kept (a segment cut at LONGEST)
 
 
 GREETINGS = ("hey", "hi", "okay", "ok", "k", "oh", "um", "uh", "a")  # before the name ("Hey" is often heard as "A")
@@ -113,6 +114,7 @@ class LouderVoice:
         self.onset: Onset | None = None
         self.resting_until = 0.0  # stream seconds before which no new onset is reported (ONSET_EVERY)
         self._armed = True  # the level fell back since the last onset (one rise starts one window)
+        self._closed_since: float | None = None  # stream seconds since no segment is open
 
     def reset(self) -> None:
         """A new segment: its running level is learnt afresh."""
@@ -125,8 +127,12 @@ class LouderVoice:
         self._pending = buf[n * LEVEL_FRAME:]
         self.now += len(samples) / SAMPLE_RATE
         if not listening:
-            self.reset()
+            self.onset = None
+            self._closed_since = self.now if self._closed_since is None else self._closed_since
+            if self.now - self._closed_since > ONSET_KEEP_GAP:
+                self.reset()
             return
+        self._closed_since = None
         frames = buf[: n * LEVEL_FRAME].reshape(n, LEVEL_FRAME)
         for power in np.mean(np.square(frames, dtype=np.float64), axis=1):
             self._powers = [*self._powers[-(LEVEL_SMOOTH - 1):], float(power)]
@@ -255,7 +261,7 @@ class WakeDetector:
         was_open = seg.open
         seg.accept(samples)
         if seg.open and not was_open:
-            self.louder.reset()
+            self.louder.onset = None  # a new segment never inherits a window (its running level, when close by, it does)
         self.louder.accept(samples, seg.open)
         if seg.check_due():
             seg.checked = True
