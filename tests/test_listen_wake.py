@@ -71,6 +71,10 @@ def test_a_near_name_set_apart_before_a_request_counts_but_not_a_sentence_that_b
     assert addressed("Compassion is a practice.", "companion") is None  # not set apart as one addresses someone
     assert addressed("Compare them, help me ground.", "companion") is None  # not the name
     assert addressed("Comparian, the weather is nice.", "companion") is None  # not a request
+    assert addressed("Comparing, I want to check", "companion") == "I want to check"  # set apart, opens a request
+    assert addressed("Comparian help me ground", "companion") == "help me ground"  # a request, not set apart
+    assert addressed("Comparing yourself with others rarely helps.", "companion") is None
+    assert addressed("Compassion for yourself is not the same.", "companion") is None
 
 
 def _levels(*runs: tuple[float, int]) -> np.ndarray:

@@ -43,6 +43,8 @@ ONSET_EVERY = 1.0  # seconds at least between two checks begun by a louder voice
 ONSET_KEEP_GAP = 0.3  # seconds between segments over which the running level is kept (a segment cut at LONGEST)
 
 
+REQUEST_OPENINGS = ("i", "i'm", "i've", "help", "please", "can", "could", "let's", "breathe", "check",
+                    "stop")  # words a request to Companion begins with ("Comparing, I want to check")
 GREETINGS = ("hey", "hi", "okay", "ok", "k", "oh", "um", "uh", "a")  # before the name ("Hey" is often heard as "A")
 
 
@@ -67,16 +69,25 @@ def _alike(word: str, wanted: str) -> bool:
 
 
 def addressed_by_a_near_name(heard: str, name: str) -> str | None:
-    """The request after a first word that is the name misspelt and set apart as one addresses
-    someone ("Comparian, help me ground."), when what follows is a request Companion understands;
-    else None. "Compassion is a practice" is not set apart, so it is not taken for the name."""
-    found = re.match(r"\s*(?:(?:hey|hi|okay|ok|oh|um|uh|a)[\s,.!-]+)?([A-Za-z'-]+)\s*[,.!?]\s*(\S.*)$", heard, re.I)
+    """The request after a first word that is the name misspelt, when it is set apart as one
+    addresses someone and a request Companion understands follows ("Comparian, help me ground."), or
+    when what follows opens as a request does, set apart by a comma ("Comparing, I want to check") or
+    understood ("Comparian help me ground"); else None. "Compassion is a practice" is not set apart,
+    so it is not taken for the name."""
+    found = re.match(r"\s*(?:(?:hey|hi|okay|ok|oh|um|uh|a)[\s,.!-]+)?([A-Za-z'-]+)\s*([,.!?]?)\s*(\S.*)$", heard, re.I)
     if not found or len(name.split()) != 1:
         return None
     if not _alike("".join(_LETTERS.findall(found.group(1).lower())), "".join(_LETTERS.findall(name.lower()))):
         return None
-    rest = found.group(2).strip(" ,.;:!?")
-    return rest if rest and understand(rest, name).intent not in ("unknown", "cancel") else None
+    rest = found.group(3).strip(" ,.;:!?")
+    if not rest:
+        return None
+    opens_a_request = rest.split()[0].lower().strip(",.;:!?") in REQUEST_OPENINGS
+    if found.group(2) == "," and opens_a_request:
+        return rest
+    if not found.group(2) and not opens_a_request:
+        return None
+    return rest if understand(rest, name).intent not in ("unknown", "cancel") else None
 
 
 def louder_onset(levels_db: np.ndarray, window: int = ONSET_WINDOW, hold: int = ONSET_HOLD,
