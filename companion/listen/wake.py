@@ -2,6 +2,10 @@
 each voiced segment, checked for the name. Nothing is kept: the samples of a segment live only until
 it is checked or ends, and a segment without the name is dropped.
 
+Other voices that never pause (a TV, a busy room) keep the voice detector in one long segment, so
+the start of the person's words is found another way too: inside a segment, a voice clearly louder
+than the segment's running level (`LouderVoice`) starts a window of its own, checked the same way.
+
 `WakeDetector` takes 16 kHz samples and a `decode` function (a window of audio -> its words), so it
 is tested with any recognizer and measured faster than real time on recordings.
 """
@@ -27,7 +31,20 @@ LONGEST = 15.0  # seconds: a request is a sentence or two; a longer segment ends
 ALONE_LIKENESS = 0.7  # a word said alone is the name when its letters are this alike (0 to 1)
 _LETTERS = re.compile(r"[a-z]+")
 
+LEVEL_FRAME = 320  # samples (20 ms) in one reading of the level
+LEVEL_SMOOTH = 5  # readings (100 ms) averaged into the short-term level
+ONSET_HISTORY = 125  # readings (2.5 s) of the segment whose median is its running level
+ONSET_MIN_HISTORY = 40  # readings (0.8 s) of the segment heard before a louder voice can be told apart
+ONSET_RISE_DB = 6.0  # a nearer voice: the short-term level this far above the running level
+ONSET_WINDOW = 15  # readings (0.3 s) looked at for a rise...
+ONSET_HOLD = 8  # ...of which this many (160 ms) must be up: one loud syllable of the room is not a voice
+ONSET_PRE_ROLL = 0.15  # seconds kept before the rise (the room's voices before it only confuse the decode)
+ONSET_EVERY = 1.0  # seconds at least between two checks begun by a louder voice (the cost of waiting)
+ONSET_KEEP_GAP = 0.3  # seconds between segments over which the running level is kept (a segment cut at LONGEST)
 
+
+REQUEST_OPENINGS = ("i", "i'm", "i've", "help", "please", "can", "could", "let's", "breathe", "check",
+                    "stop")  # words a request to Companion begins with ("Comparing, I want to check")
 GREETINGS = ("hey", "hi", "okay", "ok", "k", "oh", "um", "uh", "a")  # before the name ("Hey" is often heard as "A")
 
 
@@ -52,21 +69,119 @@ def _alike(word: str, wanted: str) -> bool:
 
 
 def addressed_by_a_near_name(heard: str, name: str) -> str | None:
-    """The request after a first word that is the name misspelt and set apart as one addresses
-    someone ("Comparian, help me ground."), when what follows is a request Companion understands;
-    else None. "Compassion is a practice" is not set apart, so it is not taken for the name."""
-    found = re.match(r"\s*(?:(?:hey|hi|okay|ok|oh|um|uh|a)[\s,.!-]+)?([A-Za-z'-]+)\s*[,.!?]\s*(\S.*)$", heard, re.I)
+    """The request after a first word that is the name misspelt, when it is set apart as one
+    addresses someone and a request Companion understands follows ("Comparian, help me ground."), or
+    when what follows opens as a request does, set apart by a comma ("Comparing, I want to check") or
+    understood ("Comparian help me ground"); else None. "Compassion is a practice" is not set apart,
+    so it is not taken for the name."""
+    found = re.match(r"\s*(?:(?:hey|hi|okay|ok|oh|um|uh|a)[\s,.!-]+)?([A-Za-z'-]+)\s*([,.!?]?)\s*(\S.*)$", heard, re.I)
     if not found or len(name.split()) != 1:
         return None
     if not _alike("".join(_LETTERS.findall(found.group(1).lower())), "".join(_LETTERS.findall(name.lower()))):
         return None
-    rest = found.group(2).strip(" ,.;:!?")
-    return rest if rest and understand(rest, name).intent not in ("unknown", "cancel") else None
+    rest = found.group(3).strip(" ,.;:!?")
+    if not rest:
+        return None
+    opens_a_request = rest.split()[0].lower().strip(",.;:!?") in REQUEST_OPENINGS
+    if found.group(2) == "," and opens_a_request:
+        return rest
+    if not found.group(2) and not opens_a_request:
+        return None
+    return rest if understand(rest, name).intent not in ("unknown", "cancel") else None
+
+
+def louder_onset(levels_db: np.ndarray, window: int = ONSET_WINDOW, hold: int = ONSET_HOLD,
+                 rise_db: float = ONSET_RISE_DB, least_history: int = ONSET_MIN_HISTORY) -> int | None:
+    """Where a louder voice began in `levels_db` (short-term levels, oldest first): the first of the
+    last `window` levels `rise_db` above the median of those before them, when `hold` of them are;
+    None when there is no such rise (or too little history to measure one against)."""
+    if len(levels_db) < least_history + window:
+        return None
+    reference = float(np.median(levels_db[:-window]))
+    up = levels_db[-window:] >= reference + rise_db
+    if up.sum() < hold or not up[-1]:
+        return None
+    return len(levels_db) - window + int(np.argmax(up))
+
+
+@dataclass
+class Onset:
+    """A louder voice that began inside a segment, waiting to be checked for the name."""
+
+    at: float  # stream seconds where the window to check begins
+    reference_db: float  # the segment's running level before it
+    quiet_since: float | None = None  # stream seconds since the louder voice fell back
+
+
+class LouderVoice:
+    """Short-term levels of the open segment; reports where a voice clearly louder than the
+    segment's running level began (a person speaking over a TV), and when it fell back."""
+
+    def __init__(self) -> None:
+        self.now = 0.0  # stream seconds of the samples fed
+        self._pending = np.zeros(0, np.float32)
+        self._powers: list[float] = []  # the last LEVEL_SMOOTH readings' mean squares
+        self._levels: list[float] = []  # short-term levels of the segment, at most ONSET_HISTORY + ONSET_WINDOW
+        self.onset: Onset | None = None
+        self.resting_until = 0.0  # stream seconds before which no new onset is reported (ONSET_EVERY)
+        self._armed = True  # the level fell back since the last onset (one rise starts one window)
+        self._closed_since: float | None = None  # stream seconds since no segment is open
+
+    def reset(self) -> None:
+        """A new segment: its running level is learnt afresh."""
+        self._powers, self._levels, self.onset, self._armed = [], [], None, True
+
+    def accept(self, samples: np.ndarray, listening: bool) -> None:
+        """Feed samples; `listening` while a segment is open (levels outside one are not kept)."""
+        buf = np.concatenate([self._pending, samples])
+        n = len(buf) // LEVEL_FRAME
+        self._pending = buf[n * LEVEL_FRAME:]
+        self.now += len(samples) / SAMPLE_RATE
+        if not listening:
+            self.onset = None
+            self._closed_since = self.now if self._closed_since is None else self._closed_since
+            if self.now - self._closed_since > ONSET_KEEP_GAP:
+                self.reset()
+            return
+        self._closed_since = None
+        frames = buf[: n * LEVEL_FRAME].reshape(n, LEVEL_FRAME)
+        for power in np.mean(np.square(frames, dtype=np.float64), axis=1):
+            self._powers = [*self._powers[-(LEVEL_SMOOTH - 1):], float(power)]
+            self._levels = [*self._levels[-(ONSET_HISTORY + ONSET_WINDOW - 1):],
+                            10.0 * float(np.log10(np.mean(self._powers) + 1e-12))]
+            self._follow()
+
+    def _follow(self) -> None:
+        end = self.now - len(self._pending) / SAMPLE_RATE  # stream seconds at the end of the last reading
+        level = self._levels[-1]
+        if self.onset is not None:
+            if level >= self.onset.reference_db + ONSET_RISE_DB:
+                self.onset.quiet_since = None
+            elif self.onset.quiet_since is None:
+                self.onset.quiet_since = end
+            return
+        levels = np.asarray(self._levels)
+        reference = float(np.median(levels[:-ONSET_WINDOW])) if len(levels) > ONSET_WINDOW else level
+        if not self._armed:
+            self._armed = level < reference + ONSET_RISE_DB
+            return
+        first = louder_onset(levels) if end >= self.resting_until else None
+        if first is not None:
+            began = end - (len(levels) - first) * LEVEL_FRAME / SAMPLE_RATE
+            self.onset = Onset(began - ONSET_PRE_ROLL, reference)
+            self._armed = False
+
+    def fell_back_for(self) -> float:
+        """Seconds the louder voice has been back at the running level (0 while it goes on)."""
+        if self.onset is None or self.onset.quiet_since is None:
+            return 0.0
+        return self.now - self.onset.quiet_since
 
 
 @dataclass(frozen=True)
 class Called:
-    """The name was heard at the start of a segment; `rest` is what followed it in the checked window."""
+    """The name was heard at the start of a segment (or of a louder voice inside one); `rest` is what
+    followed it in the checked window."""
 
     at: float  # stream seconds when the check was made
     heard: str  # the window's words
@@ -140,24 +255,47 @@ class Segmenter:
 
 
 class WakeDetector:
-    """Calls `decode` on the first WAKE_WINDOW seconds of each voiced segment, once, and reports
-    `Called` when those words begin with the wake name."""
+    """Calls `decode` on the first WAKE_WINDOW seconds of each voiced segment, once, and on the first
+    WAKE_WINDOW seconds after each louder voice that begins inside one; reports `Called` when those
+    words begin with the wake name."""
 
     def __init__(self, decode: Callable[[np.ndarray], str], name: str = "companion",
                  segmenter: Segmenter | None = None) -> None:
         self.decode, self.name = decode, name
         self.segmenter = segmenter or Segmenter()
+        self.louder = LouderVoice()
         self.checks = 0  # decodes made (a measure of the cost of waiting)
 
     def accept(self, samples: np.ndarray) -> Called | None:
         seg = self.segmenter
+        samples = samples.astype(np.float32, copy=False)
+        was_open = seg.open
         seg.accept(samples)
-        if not seg.check_due():
+        if seg.open and not was_open:
+            self.louder.onset = None  # a new segment never inherits a window (its running level, when close by, it does)
+        self.louder.accept(samples, seg.open)
+        if seg.check_due():
+            seg.checked = True
+            return self._check(seg.samples()[: int((WAKE_WINDOW + PRE_ROLL) * SAMPLE_RATE)],
+                               seg.vad.silence_for() >= NAME_PAUSE, seg.vad.now)
+        return self._check_onset()
+
+    def _check_onset(self) -> Called | None:
+        """Check the window a louder voice began, once it fell back or WAKE_WINDOW has passed."""
+        louder, onset = self.louder, self.louder.onset
+        if onset is None:
             return None
-        seg.checked = True
+        pause = louder.fell_back_for() >= NAME_PAUSE
+        if not pause and louder.now - onset.at < WAKE_WINDOW + ONSET_PRE_ROLL:
+            return None
+        louder.onset, louder.resting_until = None, louder.now + ONSET_EVERY
+        window = self.segmenter.samples()[-int((louder.now - onset.at) * SAMPLE_RATE):]
+        return self._check(window, pause, self.segmenter.vad.now)
+
+    def _check(self, window: np.ndarray, pause: bool, at: float) -> Called | None:
+        """Decode `window` and tell whether it begins with the name."""
         self.checks += 1
-        pause = seg.vad.silence_for() >= NAME_PAUSE
-        heard = self.decode(seg.samples()[: int((WAKE_WINDOW + PRE_ROLL) * SAMPLE_RATE)])
+        heard = self.decode(window)
         rest = called(heard, self.name)
         if rest is None and pause and sounds_like_name(heard, self.name):
             rest = ""
@@ -165,4 +303,4 @@ class WakeDetector:
             rest = addressed_by_a_near_name(heard, self.name)
         if rest is None:
             return None
-        return Called(seg.vad.now, heard, rest, pause)
+        return Called(at, heard, rest, pause)
