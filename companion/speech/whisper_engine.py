@@ -44,7 +44,7 @@ COMMAND_WINDOW = 3.0  # seconds the encoder sees for a command (not the usual pa
 COMMAND_MAX_TOKENS = 12
 BEHIND_LIMIT = 0.5  # seconds the audio being heard may lag real time before decodes that can wait, wait
 COMMAND_MIN_CONFIDENCE = 0.78  # spoken commands decode at 0.8-0.97; a soft tone can come out as "Pause." at ~0.7
-FINAL_DECODE_ALLOWANCE = 1.5  # seconds a final decode may take; a caller who can wait longer gets no decodes ahead
+FINAL_DECODE_ALLOWANCE = 2.5  # seconds a final decode may take on a busy machine; a caller who can wait longer gets no decodes ahead
 PARTIAL_MARGIN = 1.0  # seconds of quiet after the audio in a partial's window (the encoder sees only what it needs)
 PARTIAL_TOKENS_PER_SECOND = 6  # ample for speech (about 3 words a second), short of a loop's worth
 
