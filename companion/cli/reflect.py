@@ -48,16 +48,17 @@ def reflect(no_crisis_note: bool, **options) -> None:
         typed_text(prompt, "the question given with --prompt", limit=1000, nothing="nothing was recorded")
     settings = settings_for(config.ALL, **options)
     voice = voice_for(settings)
-    with Store.open() as store, Microphone(settings.input_device) as mic, Speaker(settings.output_device) as speaker:
-        voice.prepare(Reflection.phrases(settings))  # the opening first; then the voice lets its model go
-        engine = None
-        try:
+    voice.prepare(Reflection.phrases(settings))  # the opening first, while the devices open; then the voice lets its model go
+    engine = None
+    try:
+        with Store.open() as store, Microphone(settings.input_device) as mic, Speaker(settings.output_device) as speaker:
             engine = load_engine(settings, background=voice.wait_ready)  # loads while the opening is spoken
             Reflection(store, engine, mic, speaker, voice, settings, Terminal()).run()
-        finally:  # nothing left running in the background when the process ends, however it ends
-            voice.settle()
-            if isinstance(engine, LoadingEngine):
-                engine.settle()
+    finally:  # nothing left running in the background when the process ends, however it ends
+        voice.settle()
+        if isinstance(engine, LoadingEngine):
+            engine.settle()
+
 
 @click.command("import")
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path, readable=False))

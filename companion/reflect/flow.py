@@ -46,6 +46,15 @@ OPENING = (
 )
 CLOSING_SAVED = "Thank you. Your reflection is saved. You can read it back any time with companion list."
 CLOSING_EMPTY = "Nothing was recorded this time, and that's okay. You can come back whenever you like."
+
+
+def spoken_parts(opening: str) -> list[str]:
+    """The opening as it is said: its short greeting, then the rest. On a first start the greeting
+    is rendered in a moment and the rest is rendered while it is heard."""
+    greeting, _, rest = opening.partition(" ")
+    return [greeting, rest] if greeting.endswith(".") and rest else [opening]
+
+
 GOES_ON_BEFORE = 0.5  # speaking over the first half of a question goes on with the last answer
 GOES_ON_TIMES = 3  # ...at most this many times in a row (then it is taken as this question's answer)
 
@@ -63,7 +72,7 @@ class Reflection:
     def phrases(settings: Settings) -> list[str]:
         """What a reflection may say, in order: the opening, the questions, the closings, the crisis note."""
         opening = OPENING.format(count=how_many_questions(len(settings.prompts)))
-        return [opening, *settings.prompts, CLOSING_SAVED, CLOSING_EMPTY, CRISIS_NOTE]
+        return [*spoken_parts(opening), *settings.prompts, CLOSING_SAVED, CLOSING_EMPTY, CRISIS_NOTE]
 
     def speak(self, text: str) -> None:
         speak(self.voice, self.speaker, self.mic, text)
@@ -75,11 +84,11 @@ class Reflection:
         the question, what they say goes on their last answer (they were not done) and the question
         is asked again; later in it, it is the beginning of the answer to this question."""
         prompts = self.settings.prompts
-        phrases = self.phrases(self.settings)
-        opening = phrases[0]
-        self.voice.prepare(phrases)  # ready before they are asked (nothing to do when the command began it)
+        opening = OPENING.format(count=how_many_questions(len(prompts)))
+        self.voice.prepare(self.phrases(self.settings))  # ready before they are asked (nothing to do when the command began it)
         self.ui.say(opening)
-        speak_listening(self.voice, self.speaker, self.mic, opening, self.gate, learn=True)
+        for part in spoken_parts(opening):
+            speak_listening(self.voice, self.speaker, self.mic, part, self.gate, learn=True)
         self.recover()
         session_id = session_for(self.store)
         reflection_id = self.store.start_reflection(session_id, self.engine.name, self.engine.model_name)
