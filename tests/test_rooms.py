@@ -261,6 +261,57 @@ def test_a_broken_whisper_base_is_a_clear_error(tmp_path, monkeypatch):
         whisper_base.final_model("whisper-huge")
 
 
+def test_an_old_copy_of_whisper_base_in_the_data_folder_is_removed_only_when_it_is_just_the_model(
+        companion_home, tmp_path, monkeypatch):
+    """An older version joined the model into the data folder; once the cache holds it, that copy
+    goes, but only when it holds exactly the model's files, and models/ only when it is then empty."""
+    import hashlib
+
+    from companion.speech import whisper_base
+
+    fake = tmp_path / "fake"
+    for package, part in zip(whisper_base.PACKAGES, whisper_base.PARTS):
+        (fake / package / "data").mkdir(parents=True)
+        (fake / package / "__init__.py").write_text("")
+        (fake / package / "data" / part).write_bytes(part.encode())
+    for name in whisper_base.FILES:
+        (fake / whisper_base.PACKAGES[1] / "data" / name).write_text("{}")
+    monkeypatch.syspath_prepend(str(fake))
+    for package in whisper_base.PACKAGES:
+        monkeypatch.delitem(sys.modules, package, raising=False)
+    monkeypatch.setattr(whisper_base, "MODEL_SHA256", hashlib.sha256("".join(whisper_base.PARTS).encode()).hexdigest())
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+
+    models = companion_home / "models"
+    old = models / "whisper-base"
+
+    def old_copy(*extra: str) -> None:
+        old.mkdir(parents=True)
+        for name in ("model.bin", ".checked", *whisper_base.FILES, *extra):
+            (old / name).write_text("x")
+
+    (companion_home / "companion.db").write_text("kept")
+    (models / "vosk-model-small-en-us").mkdir(parents=True)
+    old_copy("notes.txt")
+    made = whisper_base.whisper_base()  # joined into the cache; the old copy holds more than the model
+    assert made.path == tmp_path / "cache" / "companion" / "models" / "whisper-base" and (made.path / "model.bin").is_file()
+    assert sorted(p.name for p in old.iterdir()) == sorted(["model.bin", ".checked", *whisper_base.FILES, "notes.txt"])
+    (old / "notes.txt").unlink()
+    whisper_base.whisper_base()  # already joined: the old copy is just the model now, so it goes
+    assert not old.exists() and (models / "vosk-model-small-en-us").is_dir()
+    (models / "vosk-model-small-en-us").rmdir()
+    old_copy()
+    whisper_base.whisper_base()  # nothing else in models/: it goes too
+    assert not models.exists() and (companion_home / "companion.db").read_text() == "kept"
+    elsewhere = tmp_path / "elsewhere"
+    old_copy()
+    old.rename(elsewhere)
+    old.symlink_to(elsewhere)
+    whisper_base.whisper_base()  # a link points at something kept on purpose: left alone
+    assert old.is_symlink() and (elsewhere / "model.bin").is_file()
+    assert (made.path / "model.bin").is_file()
+
+
 def test_without_whisper_base_the_listening_model_writes_unless_it_was_chosen(companion_home, tmp_path, monkeypatch):
     """A plain install without the packages: the default quietly falls back to tiny.en for the final
     text; a person who set final_model = "whisper-base" is told it is missing, with the fix."""

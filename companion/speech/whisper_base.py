@@ -15,7 +15,7 @@ import tempfile
 from pathlib import Path
 
 from companion.errors import ModelError
-from companion.paths import ensure_private_dir, model_cache_dir
+from companion.paths import ensure_private_dir, model_cache_dir, user_models_dir
 from companion.speech.models import ModelInfo
 
 NAME = "whisper-base"
@@ -39,22 +39,24 @@ def _package_data() -> list[Path]:
 
 def whisper_base(models_dir: Path | None = None) -> ModelInfo:
     """The joined, checked model folder (joined on first use, or by scripts/setup.sh: about 145 MB
-    in the cache folder, `paths.model_cache_dir`)."""
+    in the cache folder, `paths.model_cache_dir`); an old copy in the data folder is then removed."""
     target = (models_dir or model_cache_dir()) / NAME
-    if _joined(target):
-        return ModelInfo("whisper", target, NAME)
-    data = _package_data()
-    sources = [folder / part for folder, part in zip(data, PARTS)]
-    files = [data[-1] / f for f in FILES]
-    missing = [str(p) for p in (*sources, *files) if not p.is_file()]
-    if missing:
-        raise ModelError(f"the Whisper base packages are incomplete (missing {', '.join(missing)})", NOT_INSTALLED_HINT)
-    root = ensure_private_dir(target.parent)
-    try:
-        return _join(sources, files, root, target)
-    except OSError as e:
-        raise ModelError(f"the Whisper base model could not be made ready in {root} ({e.strerror or e})",
-                         "free some space there, or set final_model = \"same\" under [speech]") from None
+    if not _joined(target):
+        data = _package_data()
+        sources = [folder / part for folder, part in zip(data, PARTS)]
+        files = [data[-1] / f for f in FILES]
+        missing = [str(p) for p in (*sources, *files) if not p.is_file()]
+        if missing:
+            raise ModelError(f"the Whisper base packages are incomplete (missing {', '.join(missing)})", NOT_INSTALLED_HINT)
+        root = ensure_private_dir(target.parent)
+        try:
+            _join(sources, files, root, target)
+        except OSError as e:
+            raise ModelError(f"the Whisper base model could not be made ready in {root} ({e.strerror or e})",
+                             "free some space there, or set final_model = \"same\" under [speech]") from None
+    if models_dir is None:
+        _remove_old_copy(target)
+    return ModelInfo("whisper", target, NAME)
 
 
 def _join(sources: list[Path], files: list[Path], root: Path, target: Path) -> ModelInfo:
@@ -83,6 +85,24 @@ def _join(sources: list[Path], files: list[Path], root: Path, target: Path) -> M
         os.chmod(target, 0o700)
         Path(tmp).mkdir()  # for the context manager to remove
     return ModelInfo("whisper", target, NAME)
+
+
+def _remove_old_copy(target: Path) -> None:
+    """Remove the copy an older version joined into the data folder (models/whisper-base), only when
+    it holds exactly the model's files; models/ goes too if nothing else is in it."""
+    old = user_models_dir() / NAME
+    try:
+        if old.is_symlink() or not old.is_dir() or old.resolve() == target.resolve():
+            return
+        entries = list(old.iterdir())
+        if {p.name for p in entries} != {"model.bin", ".checked", *FILES}:
+            return
+        if any(p.is_symlink() or not p.is_file() for p in entries):
+            return
+        shutil.rmtree(old)
+        old.parent.rmdir()
+    except OSError:
+        pass  # in use, not empty or not writable: left as it is
 
 
 def _joined(target: Path) -> bool:

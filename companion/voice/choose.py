@@ -36,6 +36,23 @@ def open_voice(settings: VoiceSettings, notify: Notify | None = None) -> Voice:
     return voice
 
 
+def speaking_voice(chosen: str) -> tuple[str, CompanionError | None]:
+    """The name of the voice that speaks when `chosen` is the voice setting (as `all_voices` names
+    it), and why that is not the chosen one (None when it is). The rule of `open_voice`, checking a
+    Piper voice's files without loading its model."""
+    wanted = chosen.strip().lower()
+    name = wanted.removeprefix(piper.PREFIX)
+    if name in piper.VOICES:
+        try:
+            piper.voice_files(piper.VOICES[name])
+        except CompanionError as e:
+            return ESPEAK + FALLBACK, e
+        return name, None
+    if wanted.startswith(piper.PREFIX):
+        return wanted, None  # no such voice: nothing listed speaks
+    return ESPEAK + (wanted.removeprefix(ESPEAK) or FALLBACK), None
+
+
 def all_voices() -> list[tuple[str, str, str]]:
     """(name to choose it by, what it is, where it comes from) for every voice on this computer:
     the Piper voices first, then espeak-ng's English voices, then its others."""
