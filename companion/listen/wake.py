@@ -90,6 +90,37 @@ def addressed_by_a_near_name(heard: str, name: str) -> str | None:
     return rest if understand(rest, name).intent not in ("unknown", "cancel") else None
 
 
+class LevelMeter:
+    """Short-term levels of a stream: one reading every LEVEL_FRAME samples, the mean power of the
+    last LEVEL_SMOOTH frames, in dB."""
+
+    def __init__(self) -> None:
+        self._pending = np.zeros(0, np.float32)
+        self._powers: list[float] = []
+
+    def reset(self) -> None:
+        self._powers = []
+
+    def accept(self, samples: np.ndarray, keep: bool = True) -> list[float]:
+        """The readings `samples` completes (none when not `keep`: the samples only move the clock)."""
+        buf = np.concatenate([self._pending, samples])
+        n = len(buf) // LEVEL_FRAME
+        self._pending = buf[n * LEVEL_FRAME:]
+        if not keep:
+            return []
+        frames = buf[: n * LEVEL_FRAME].reshape(n, LEVEL_FRAME)
+        levels = []
+        for power in np.mean(np.square(frames, dtype=np.float64), axis=1):
+            self._powers = [*self._powers[-(LEVEL_SMOOTH - 1):], float(power)]
+            levels.append(10.0 * float(np.log10(np.mean(self._powers) + 1e-12)))
+        return levels
+
+    @property
+    def waiting(self) -> float:
+        """Seconds fed but not yet read (less than one reading)."""
+        return len(self._pending) / SAMPLE_RATE
+
+
 def louder_onset(levels_db: np.ndarray, window: int = ONSET_WINDOW, hold: int = ONSET_HOLD,
                  rise_db: float = ONSET_RISE_DB, least_history: int = ONSET_MIN_HISTORY) -> int | None:
     """Where a louder voice began in `levels_db` (short-term levels, oldest first): the first of the
@@ -117,10 +148,10 @@ class LouderVoice:
     """Short-term levels of the open segment; reports where a voice clearly louder than the
     segment's running level began (a person speaking over a TV), and when it fell back."""
 
-    def __init__(self) -> None:
+    def __init__(self, least_history: int = ONSET_MIN_HISTORY) -> None:
         self.now = 0.0  # stream seconds of the samples fed
-        self._pending = np.zeros(0, np.float32)
-        self._powers: list[float] = []  # the last LEVEL_SMOOTH readings' mean squares
+        self.least_history = least_history  # readings of the segment heard before a louder voice can be told apart
+        self._meter = LevelMeter()
         self._levels: list[float] = []  # short-term levels of the segment, at most ONSET_HISTORY + ONSET_WINDOW
         self.onset: Onset | None = None
         self.resting_until = 0.0  # stream seconds before which no new onset is reported (ONSET_EVERY)
@@ -129,13 +160,12 @@ class LouderVoice:
 
     def reset(self) -> None:
         """A new segment: its running level is learnt afresh."""
-        self._powers, self._levels, self.onset, self._armed = [], [], None, True
+        self._levels, self.onset, self._armed = [], None, True
+        self._meter.reset()
 
     def accept(self, samples: np.ndarray, listening: bool) -> None:
         """Feed samples; `listening` while a segment is open (levels outside one are not kept)."""
-        buf = np.concatenate([self._pending, samples])
-        n = len(buf) // LEVEL_FRAME
-        self._pending = buf[n * LEVEL_FRAME:]
+        levels = self._meter.accept(samples, keep=listening)
         self.now += len(samples) / SAMPLE_RATE
         if not listening:
             self.onset = None
@@ -144,15 +174,12 @@ class LouderVoice:
                 self.reset()
             return
         self._closed_since = None
-        frames = buf[: n * LEVEL_FRAME].reshape(n, LEVEL_FRAME)
-        for power in np.mean(np.square(frames, dtype=np.float64), axis=1):
-            self._powers = [*self._powers[-(LEVEL_SMOOTH - 1):], float(power)]
-            self._levels = [*self._levels[-(ONSET_HISTORY + ONSET_WINDOW - 1):],
-                            10.0 * float(np.log10(np.mean(self._powers) + 1e-12))]
+        for level in levels:
+            self._levels = [*self._levels[-(ONSET_HISTORY + ONSET_WINDOW - 1):], level]
             self._follow()
 
     def _follow(self) -> None:
-        end = self.now - len(self._pending) / SAMPLE_RATE  # stream seconds at the end of the last reading
+        end = self.now - self._meter.waiting  # stream seconds at the end of the last reading
         level = self._levels[-1]
         if self.onset is not None:
             if level >= self.onset.reference_db + ONSET_RISE_DB:
@@ -165,7 +192,7 @@ class LouderVoice:
         if not self._armed:
             self._armed = level < reference + ONSET_RISE_DB
             return
-        first = louder_onset(levels) if end >= self.resting_until else None
+        first = louder_onset(levels, least_history=self.least_history) if end >= self.resting_until else None
         if first is not None:
             began = end - (len(levels) - first) * LEVEL_FRAME / SAMPLE_RATE
             self.onset = Onset(began - ONSET_PRE_ROLL, reference)
