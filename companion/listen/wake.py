@@ -41,6 +41,9 @@ ONSET_HOLD = 8  # ...of which this many (160 ms) must be up: one loud syllable o
 ONSET_PRE_ROLL = 0.15  # seconds kept before the rise (the room's voices before it only confuse the decode)
 ONSET_EVERY = 1.0  # seconds at least between two checks begun by a louder voice (the cost of waiting)
 ONSET_KEEP_GAP = 0.3  # seconds between segments over which the running level is kept (a segment cut at LONGEST)
+REPLY_MIN_HISTORY = 20  # readings (0.4 s) of the room's voices heard before a reply to "Yes?" can be told apart
+ALREADY_OPEN = 0.25  # seconds: a segment opened this soon after listening began was the room's voices already there
+REQUEST_TAIL = 0.3  # seconds kept after a request's louder voice fell back (the fading end of its last word)
 
 
 REQUEST_OPENINGS = ("i", "i'm", "i've", "help", "please", "can", "could", "let's", "breathe", "check",
@@ -214,6 +217,8 @@ class Called:
     heard: str  # the window's words
     rest: str  # the words after the name ("" when the name was said alone, so far)
     pause: bool  # checked at a pause after the voice (the name may stand alone), not mid-speech
+    began: float = 0.0  # stream seconds where the checked window began
+    over_db: float | None = None  # the running level a louder voice rose over (None: a segment's start)
 
 
 @dataclass(frozen=True)
@@ -242,6 +247,11 @@ class Segmenter:
     @property
     def length(self) -> float:
         return sum(len(p) for p in self._parts) / SAMPLE_RATE
+
+    @property
+    def start(self) -> float:
+        """Stream seconds where the open segment began (its pre-roll included)."""
+        return self._start
 
     def samples(self) -> np.ndarray:
         return np.concatenate(self._parts) if self._parts else np.zeros(0, np.float32)
@@ -281,6 +291,84 @@ class Segmenter:
         self.vad.end_segment()
 
 
+class LouderRequest:
+    """One request said over other voices that never pause: its sound from where its louder voice
+    began, until that voice has been back at the running level `over_db` for END_GAP (or LONGEST
+    has passed). Fed the samples since its start first, then each block as it comes."""
+
+    def __init__(self, so_far: np.ndarray, over_db: float) -> None:
+        self.over_db = over_db
+        self.now = 0.0  # seconds fed since the request began
+        self.quiet_since: float | None = None  # seconds into the request when the louder voice fell back
+        self._meter = LevelMeter()
+        self._parts: list[np.ndarray] = []
+        self.accept(so_far)
+
+    def accept(self, samples: np.ndarray) -> bool:
+        """Feed samples; whether the request has ended."""
+        self._parts.append(samples.astype(np.float32, copy=False))
+        start = self.now - self._meter.waiting  # seconds at the start of the first reading these complete
+        for i, level in enumerate(self._meter.accept(samples)):
+            if level >= self.over_db + ONSET_RISE_DB:
+                self.quiet_since = None
+            elif self.quiet_since is None:
+                self.quiet_since = start + (i + 1) * LEVEL_FRAME / SAMPLE_RATE
+        self.now += len(samples) / SAMPLE_RATE
+        return self.ended
+
+    @property
+    def ended(self) -> bool:
+        fell_back = self.quiet_since is not None and self.now - self.quiet_since >= END_GAP
+        return fell_back or self.now >= LONGEST
+
+    def samples(self) -> np.ndarray:
+        """The request's sound: from its start to REQUEST_TAIL after its louder voice fell back (the
+        room's voices after it left out)."""
+        audio = np.concatenate(self._parts) if self._parts else np.zeros(0, np.float32)
+        if self.quiet_since is not None:
+            audio = audio[: int((self.quiet_since + REQUEST_TAIL) * SAMPLE_RATE)]
+        return audio
+
+
+class RequestSound:
+    """Where one request's sound ends. In a quiet room with its voiced segment, as the voice
+    detector ends it; where other voices keep the segment open, with the louder voice the request
+    is said in (`LouderRequest`), or the segment's end if that comes first."""
+
+    def __init__(self, segmenter: Segmenter, louder: LouderRequest | None = None,
+                 watch: LouderVoice | None = None) -> None:
+        self.segmenter, self.louder = segmenter, louder
+        self.watch = watch  # looks for a louder voice rising over a segment open when listening began
+        self.heard = 0.0  # seconds fed
+
+    @property
+    def begun(self) -> bool:
+        """The request has begun: its segment is open, or its louder voice rose."""
+        return self.louder is not None or self.segmenter.open
+
+    def accept(self, samples: np.ndarray) -> np.ndarray | None:
+        """Feed samples; the request's sound once it has ended."""
+        seg = self.segmenter
+        samples = samples.astype(np.float32, copy=False)
+        was_open = seg.open
+        segment = seg.accept(samples)
+        self.heard += len(samples) / SAMPLE_RATE
+        if self.louder is not None:
+            segment_ended = segment is not None and seg.vad.silence_for() >= END_GAP  # not a cut at LONGEST
+            return self.louder.samples() if self.louder.accept(samples) or segment_ended else None
+        if segment is not None:
+            return segment.samples
+        if seg.open and not was_open and self.heard > ALREADY_OPEN:
+            self.watch = None  # the request opened the segment: the voice detector ends it
+        if self.watch is not None:
+            self.watch.accept(samples, seg.open)
+            onset = self.watch.onset
+            if onset is not None:
+                so_far = seg.samples()[-max(1, int((self.watch.now - onset.at) * SAMPLE_RATE)):]
+                self.louder = LouderRequest(so_far, onset.reference_db)
+        return None
+
+
 class WakeDetector:
     """Calls `decode` on the first WAKE_WINDOW seconds of each voiced segment, once, and on the first
     WAKE_WINDOW seconds after each louder voice that begins inside one; reports `Called` when those
@@ -304,7 +392,7 @@ class WakeDetector:
         if seg.check_due():
             seg.checked = True
             return self._check(seg.samples()[: int((WAKE_WINDOW + PRE_ROLL) * SAMPLE_RATE)],
-                               seg.vad.silence_for() >= NAME_PAUSE, seg.vad.now)
+                               seg.vad.silence_for() >= NAME_PAUSE, seg.vad.now, seg.start)
         return self._check_onset()
 
     def _check_onset(self) -> Called | None:
@@ -317,9 +405,23 @@ class WakeDetector:
             return None
         louder.onset, louder.resting_until = None, louder.now + ONSET_EVERY
         window = self.segmenter.samples()[-int((louder.now - onset.at) * SAMPLE_RATE):]
-        return self._check(window, pause, self.segmenter.vad.now)
+        return self._check(window, pause, self.segmenter.vad.now, onset.at, onset.reference_db)
 
-    def _check(self, window: np.ndarray, pause: bool, at: float) -> Called | None:
+    def request_after(self, call: Called) -> RequestSound:
+        """The request said with the name in one breath: to its segment's end, or when the name was
+        found at a louder voice, to that voice's end."""
+        if call.over_db is None:
+            return RequestSound(self.segmenter)
+        so_far = self.segmenter.samples()[-max(1, int((self.louder.now - call.began) * SAMPLE_RATE)):]
+        return RequestSound(self.segmenter, LouderRequest(so_far, call.over_db))
+
+    def request_after_acknowledgement(self) -> RequestSound:
+        """The request said after "Yes?" (the segmenter just reset): its segment, or where other
+        voices were already there, the louder voice that rises over them."""
+        return RequestSound(self.segmenter, watch=LouderVoice(REPLY_MIN_HISTORY))
+
+    def _check(self, window: np.ndarray, pause: bool, at: float, began: float,
+               over_db: float | None = None) -> Called | None:
         """Decode `window` and tell whether it begins with the name."""
         self.checks += 1
         heard = self.decode(window)
@@ -330,4 +432,4 @@ class WakeDetector:
             rest = addressed_by_a_near_name(heard, self.name)
         if rest is None:
             return None
-        return Called(at, heard, rest, pause)
+        return Called(at, heard, rest, pause, began, over_db)
