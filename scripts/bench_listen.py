@@ -22,6 +22,9 @@ real time: the same code as live, minus the device (PortAudio capture is not cou
   * requests understood: requests said alone, as after the acknowledgement, in Piper and espeak-ng
     voices; `whole_text` then `understand_request`, checked for the intent (and the practice and
     minutes where the request names them);
+  * request over babble: a request said with the name in one breath over babble 10 dB under it:
+    seconds from the end of the request to its end being found (`WakeDetector.request_after`, the
+    listener's own request end), and whether its words are understood;
   * memory while waiting: the largest resident memory (VmRSS) of a fresh process while it runs the
     detector over `--memory-seconds` of audio, after loading the engine and the voice, rendering
     "Yes?" and letting the voice go (its peak while loading, ru_maxrss, is reported beside it).
@@ -439,6 +442,71 @@ def requests_understood(engine, voices: Voices, count: int) -> dict:
     return {"requests": len(chosen), "understood": len(chosen) - len(wrong), "wrong": wrong}
 
 
+BREATH_REQUESTS = [  # (said in one breath with the name over babble, the intent, the minutes or None)
+    ("Companion, help me ground.", "practice", None),
+    ("Companion, breathe with me for five minutes.", "practice", 5.0),
+    ("Companion, I want to check in.", "checkin", None),
+    ("Companion, box breathing.", "practice", None),
+]
+BABBLE_LEAD = 1.5  # seconds of a quiet room before the babble begins (a TV switched on: the segment opens with it)
+
+
+def request_over_babble(engine, voices: Voices, count: int, seed: int = 5) -> dict:
+    """A request said with the name in one breath over babble 10 dB under it, fed to a fresh
+    WakeDetector and, once it reports Called, to `request_after` (the listener's request end): the
+    seconds from the end of the request in the fed audio to its end being found, and whether its
+    words (`whole_text` of the request's sound, as the listener decodes it) are understood."""
+    from companion.listen.listener import whole_text, window_text
+    from companion.listen.requests import understand_request
+    from companion.listen.wake import WakeDetector
+    from companion.understand.intents import called
+
+    rng = random.Random(seed)
+    out = []
+    for i in range(count):
+        said, intent, minutes = BREATH_REQUESTS[i % len(BREATH_REQUESTS)]
+        kind, voice, rate = REQUEST_VOICES[i % len(REQUEST_VOICES)]
+        speech = levelled(voices.say(kind, voice, rate, said))
+        said_at = BABBLE_LEAD + rng.uniform(2.0, 6.0)
+        x = background("babble", 25.0, 10.0, offset=rng.randrange(RATE * 60))
+        x[: int(BABBLE_LEAD * RATE)] = background(None, BABBLE_LEAD, None)
+        start = int(said_at * RATE)
+        x[start : start + len(speech)] += speech
+        said_end = said_at + len(speech) / RATE
+        decode, decoded = window_text(engine), []
+        wake = WakeDetector(lambda audio: decoded.append(decode(audio)) or decoded[-1])
+        fed, call, request, found = 0, None, None, None
+        for b in blocks(x):
+            fed += len(b)
+            if request is not None:
+                found = request.accept(b)
+                if found is not None:
+                    break
+            elif (call := wake.accept(b)) is not None and fed > start:
+                request = wake.request_after(call)
+            else:
+                call = None
+        label = f"{voice}@{rate} {said!r}"
+        if found is None:
+            log(f"  {'MISSED' if call is None else 'NO END'} {label}  decoded: {decoded}")
+            out.append({"said": said, "voice": f"{voice}@{rate}", "heard": None, "understood": False})
+            continue
+        text = whole_text(engine, found)
+        rest = called(text, wake.name)
+        r = understand_request(rest if rest is not None else call.rest)
+        ok = r.intent == intent and (minutes is None or r.minutes == minutes)
+        after = fed / RATE - said_end
+        log(f"  {'ok   ' if ok else 'WRONG'} end found {after:+.2f} s ({'louder voice' if call.over_db is not None else 'segment'}, "
+            f"{len(found) / RATE:.1f} s of sound) {label} heard {text!r} -> {r.intent}"
+            + ("" if ok else f"  (wake check heard {call.heard!r})"))
+        out.append({"said": said, "voice": f"{voice}@{rate}", "heard": text, "understood": ok, "end_found_after_s": round(after, 2),
+                    "louder": call.over_db is not None, "request_seconds": round(len(found) / RATE, 2)})
+    after = [o["end_found_after_s"] for o in out if o.get("end_found_after_s") is not None]
+    return {"tries": len(out), "understood": sum(o["understood"] for o in out), "ended": len(after),
+            "end_median_s": statistics.median(after) if after else None, "end_worst_s": max(after) if after else None,
+            "louder": sum(bool(o.get("louder")) for o in out), "each": out}
+
+
 # --------------------------------------------------------------------------- memory
 
 
@@ -538,6 +606,16 @@ def rows(r: dict) -> list[dict]:
                     f"{q['requests']} spoken requests (Piper joe at 2 rates, 3 espeak-ng voices), whole_text + understand_request",
                     "result": f"{q['understood']} of {q['requests']} ({share * 100:.0f} %)",
                     "goal": f"≥ {G_UNDERSTOOD * 100:.0f} %", "met": share >= G_UNDERSTOOD})
+    b = r.get("babble_request")
+    if b:
+        out.append({"measure": "Listen: request over babble, its end found", "condition":
+                    f"{b['tries']} requests said with the name in one breath over babble 10 dB under them (begun after "
+                    f"{BABBLE_LEAD:g} s of a quiet room); {b['louder']} found at a louder voice; from the end of the request "
+                    "to its end being found", "result": f"median {b['end_median_s']:.2f} s, worst {b['end_worst_s']:.2f} s"
+                    if b["ended"] else "none found", "goal": "—", "met": None})
+        out.append({"measure": "Listen: request over babble, understood", "condition":
+                    "the same requests: whole_text of the request's sound, then understand_request",
+                    "result": f"{b['understood']} of {b['tries']}", "goal": "—", "met": None})
     m = r.get("memory")
     if m:
         out.append({"measure": "Listen: memory while waiting", "condition":
@@ -555,6 +633,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quiet-seconds", type=float, default=300.0, help="seconds of a quiet room (default 300)")
     parser.add_argument("--tries", type=int, default=48, help="tries of the name (default 48)")
     parser.add_argument("--requests", type=int, default=50, help="spoken requests (default 50, at most 50)")
+    parser.add_argument("--babble-requests", type=int, default=10, help="requests said with the name over babble (default 10)")
     parser.add_argument("--memory-seconds", type=float, default=60.0, help="audio fed in the memory run (0: none)")
     parser.add_argument("--memory-child", type=float, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -593,6 +672,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.requests:
         log(f"requests: {args.requests} ...")
         result["requests"] = requests_understood(engine, voices, args.requests)
+    if args.babble_requests:
+        log(f"requests over babble: {args.babble_requests} ...")
+        result["babble_request"] = request_over_babble(engine, voices, args.babble_requests)
     result["rows"] = rows(result)
     for r in result["rows"]:
         met = "—" if r["met"] is None else ("yes" if r["met"] else "NO")

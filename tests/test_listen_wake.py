@@ -84,7 +84,7 @@ def _levels(*runs: tuple[float, int]) -> np.ndarray:
 
 
 def test_a_clearly_louder_voice_is_found_where_it_began_but_not_a_blip_or_the_same_level():
-    from companion.listen.wake import ONSET_HOLD, louder_onset
+    from companion.listen.louder import ONSET_HOLD, louder_onset
 
     assert louder_onset(_levels((-30, 100), (-20, ONSET_HOLD))) == 100
     assert louder_onset(_levels((-30, 100), (-20, 3))) is None  # a loud syllable of the room
@@ -98,7 +98,8 @@ def _noise(rng: np.random.Generator, rms: float, seconds: float) -> np.ndarray:
 
 
 def test_louder_voice_reports_the_start_of_a_nearer_voice_and_when_it_fell_back():
-    from companion.listen.wake import NAME_PAUSE, ONSET_PRE_ROLL, LouderVoice
+    from companion.listen.louder import ONSET_PRE_ROLL, LouderVoice
+    from companion.listen.wake import NAME_PAUSE
 
     rng = np.random.default_rng(2)
     louder = LouderVoice()
@@ -114,7 +115,7 @@ def test_louder_voice_reports_the_start_of_a_nearer_voice_and_when_it_fell_back(
 
 
 def test_one_voice_going_on_at_its_level_with_gaps_between_words_is_not_a_louder_voice():
-    from companion.listen.wake import LouderVoice
+    from companion.listen.louder import LouderVoice
 
     rng = np.random.default_rng(3)
     louder = LouderVoice()
@@ -143,3 +144,122 @@ def test_a_name_said_louder_over_talk_that_never_pauses_is_checked_from_where_it
     assert windows[0][0] <= talk_began  # the start of the segment, as always
     assert len(calls) == 1 and calls[0].pause, windows  # the window the louder voice began, once it fell back
     assert len(windows) <= 1 + len(stream) / SAMPLE_RATE / 1.0  # at most one such window a second
+
+
+def test_a_louder_request_ends_when_its_voice_has_fallen_back_for_the_gap_and_keeps_a_short_tail():
+    from companion.listen.louder import REQUEST_TAIL, LouderRequest
+    from companion.listen.wake import END_GAP, LONGEST
+
+    rng = np.random.default_rng(4)
+    room, voice = _noise(rng, 0.01, 0.15), _noise(rng, 0.05, 1.5)
+    request = LouderRequest(np.concatenate([room, voice[:8000]]), -40.0, END_GAP, LONGEST)
+    assert not request.ended
+    for part in (voice[8000:], _noise(rng, 0.01, END_GAP - 0.1)):
+        for i in range(0, len(part), 320):
+            assert not request.accept(part[i:i + 320])
+    rest = _noise(rng, 0.01, 0.2)
+    assert any(request.accept(rest[i:i + 320]) for i in range(0, len(rest), 320))
+    assert abs(len(request.samples()) / SAMPLE_RATE - (0.15 + 1.5 + REQUEST_TAIL)) <= 0.12  # the room after it left out
+    endless = LouderRequest(_noise(rng, 0.05, 1.0), -40.0, END_GAP, LONGEST)
+    assert not endless.ended and endless.accept(_noise(rng, 0.05, LONGEST))  # never longer than LONGEST
+
+
+def _speech(text: str, path) -> np.ndarray:
+    """espeak-ng speech, 16 kHz, its leading and trailing silence cut off."""
+    x = load16k(espeak_wav(text, path))
+    power = np.convolve(np.square(x, dtype=np.float64), np.ones(160) / 160, "same")
+    loud = np.flatnonzero(power >= power.max() * 1e-3)
+    return x[loud[0]:loud[-1] + 1].astype(np.float32)
+
+
+def _over_babble(speech: np.ndarray, at: float, seconds: float, quiet_first: float = 1.0, seed: int = 0) -> np.ndarray:
+    """`speech` said at `at` over babble 10 dB under it; the babble begins after `quiet_first`
+    seconds of a quiet room (a TV switched on), so the voice detector's segment opens with it."""
+    from companion.harness import rooms
+
+    rng = np.random.default_rng(seed)
+    stream = rooms.at_level(rooms.fit(rooms.babble(30.0), int(seconds * SAMPLE_RATE), int(rng.integers(0, 200000))),
+                            speech, 10.0)
+    stream[: int(quiet_first * SAMPLE_RATE)] = 0.0005 * rng.standard_normal(int(quiet_first * SAMPLE_RATE))
+    stream[int(at * SAMPLE_RATE):int(at * SAMPLE_RATE) + len(speech)] += speech
+    return stream.astype(np.float32)
+
+
+def _fed_until_request_ended(request, stream: np.ndarray, first: int) -> tuple[np.ndarray, float]:
+    """Feed `request` from sample `first` until its sound is found: (that sound, stream seconds then)."""
+    for i in range(first, len(stream), 320):
+        audio = request.accept(stream[i:i + 320])
+        if audio is not None:
+            return audio, (i + 320) / SAMPLE_RATE
+    raise AssertionError("the request never ended")
+
+
+def test_a_request_said_with_the_name_over_babble_ends_with_its_louder_voice_not_at_longest(tmp_path):
+    said = _speech("Companion, help me ground.", tmp_path / "a.wav")
+    said_at = 4.2
+    said_end = said_at + len(said) / SAMPLE_RATE
+    stream = _over_babble(said, said_at, 20.0)
+    detector = WakeDetector(lambda audio: "", "companion")
+
+    def decode(audio: np.ndarray) -> str:
+        began = detector.louder.now - len(audio) / SAMPLE_RATE
+        return "Companion, help me ground." if abs(began - said_at) < 0.4 else "The weather turned cold."
+
+    detector.decode = decode
+    for i in range(0, len(stream), 320):
+        if call := detector.accept(stream[i:i + 320]):
+            break
+    assert call.rest == "help me ground" and call.over_db is not None and abs(call.began - said_at) < 0.3
+    audio, ended_at = _fed_until_request_ended(detector.request_after(call), stream, i + 320)
+    assert detector.segmenter.open  # the voice detector would have waited for LONGEST
+    assert said_end <= ended_at <= said_end + 1.0
+    assert said_end - 0.1 <= call.began + len(audio) / SAMPLE_RATE <= said_end + 0.5  # the babble after it left out
+
+
+def test_a_request_after_the_acknowledgement_over_babble_begins_and_ends_with_its_louder_voice(tmp_path):
+    said = _speech("Breathe with me for five minutes.", tmp_path / "a.wav")
+    listening_at = 6.0  # the babble went on while the name was heard and "Yes?" was said
+    for reply_after in (0.6, 1.5):
+        said_at = listening_at + reply_after
+        said_end = said_at + len(said) / SAMPLE_RATE
+        stream = _over_babble(said, said_at, 25.0, seed=int(reply_after * 10))
+        detector = WakeDetector(lambda audio: "", "companion")
+        first = int(listening_at * SAMPLE_RATE)
+        for i in range(0, first, 320):
+            detector.accept(stream[i:i + 320])
+        detector.segmenter.reset()  # as after "Yes?"
+        request = detector.request_after_acknowledgement()
+        audio, ended_at = _fed_until_request_ended(request, stream, first)
+        assert request.louder is not None and detector.segmenter.open
+        assert said_end <= ended_at <= said_end + 1.0
+        began = ended_at - request.louder.now
+        assert said_at - 0.3 <= began <= said_at + 0.05  # from just before the reply, not the babble before
+        assert began + len(audio) / SAMPLE_RATE <= said_end + 0.5
+
+
+def test_in_a_quiet_room_the_request_still_ends_with_its_segment(tmp_path):
+    from companion.listen.wake import END_GAP
+
+    said = _speech("Companion, help me ground.", tmp_path / "a.wav")
+    rng = np.random.default_rng(6)
+    stream = _noise(rng, 0.0005, 8.0)
+    said_at = 1.0
+    said_end = said_at + len(said) / SAMPLE_RATE
+    stream[int(said_at * SAMPLE_RATE):int(said_at * SAMPLE_RATE) + len(said)] += said
+    detector = WakeDetector(lambda audio: "Companion, help me ground.", "companion")
+    for i in range(0, len(stream), 320):
+        if call := detector.accept(stream[i:i + 320]):
+            break
+    assert call.over_db is None and abs(call.began - said_at) <= 0.4
+    request = detector.request_after(call)
+    audio, ended_at = _fed_until_request_ended(request, stream, i + 320)
+    assert request.louder is None and not detector.segmenter.open  # ended by the voice detector
+    assert said_end + END_GAP - 0.1 <= ended_at <= said_end + END_GAP + 0.4
+    assert len(audio) / SAMPLE_RATE >= ended_at - call.began - 0.1  # the whole segment, as before
+
+    reply = _noise(rng, 0.0005, 6.0)
+    reply[int(0.8 * SAMPLE_RATE):int(0.8 * SAMPLE_RATE) + len(said)] += said
+    detector.segmenter.reset()
+    request = detector.request_after_acknowledgement()
+    audio, ended_at = _fed_until_request_ended(request, reply, 0)
+    assert request.louder is None and abs(ended_at - (0.8 + len(said) / SAMPLE_RATE + END_GAP)) <= 0.4

@@ -167,14 +167,15 @@ class Listener:
             return self._request_after_acknowledgement()
 
     def _rest_of_segment(self, call: Called) -> tuple[str, np.ndarray]:
-        """The words after the name, once the segment it began has ended, and its sound."""
-        seg = self.wake.segmenter
-        segment = None
-        while segment is None:
-            segment = seg.accept(self._read())
-        text = whole_text(self.engine, segment.samples)
+        """The words after the name, once the request has ended (its segment, or over other voices
+        the louder voice it was said in), and its sound."""
+        request = self.wake.request_after(call)
+        audio = None
+        while audio is None:
+            audio = request.accept(self._read())
+        text = whole_text(self.engine, audio)
         rest = called(text, self.name)
-        return (rest if rest is not None else call.rest), segment.samples
+        return (rest if rest is not None else call.rest), audio
 
     def _acknowledge(self) -> None:
         assert self.speaker is not None
@@ -189,19 +190,20 @@ class Listener:
         self.wake.segmenter.reset()
 
     def _request_after_acknowledgement(self) -> Heard | None:
-        """The next segment, if one begins within REQUEST_WAIT; None (back to waiting) if not."""
-        seg = self.wake.segmenter
+        """The next request (its segment, or over other voices a louder voice), if it begins within
+        REQUEST_WAIT; None (back to waiting) if not."""
+        request = self.wake.request_after_acknowledgement()
         self.ui.say("(listening for your request)")
         began = time.monotonic()
         while True:
-            segment = seg.accept(self._read())
-            if segment is not None:
-                text = whole_text(self.engine, segment.samples)
+            audio = request.accept(self._read())
+            if audio is not None:
+                text = whole_text(self.engine, audio)
                 rest = called(text, self.name)  # the name said again is not part of the request
                 if not (rest or text):
                     return None
-                return Heard(rest if rest is not None else text, segment.samples)
-            if not seg.open and time.monotonic() - began > REQUEST_WAIT:
+                return Heard(rest if rest is not None else text, audio)
+            if not request.begun and time.monotonic() - began > REQUEST_WAIT:
                 return None
 
     def _settle(self) -> None:

@@ -4,7 +4,8 @@ it is checked or ends, and a segment without the name is dropped.
 
 Other voices that never pause (a TV, a busy room) keep the voice detector in one long segment, so
 the start of the person's words is found another way too: inside a segment, a voice clearly louder
-than the segment's running level (`LouderVoice`) starts a window of its own, checked the same way.
+than the segment's running level (`LouderVoice`) starts a window of its own, checked the same way;
+a request said in such a voice ends when that voice falls back (`RequestSound`).
 
 `WakeDetector` takes 16 kHz samples and a `decode` function (a window of audio -> its words), so it
 is tested with any recognizer and measured faster than real time on recordings.
@@ -20,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from companion.events import SAMPLE_RATE
+from companion.listen.louder import ONSET_EVERY, ONSET_PRE_ROLL, LouderRequest, LouderVoice
 from companion.speech.silero import VoiceDetector
 from companion.understand.intents import called, understand
 
@@ -31,16 +33,8 @@ LONGEST = 15.0  # seconds: a request is a sentence or two; a longer segment ends
 ALONE_LIKENESS = 0.7  # a word said alone is the name when its letters are this alike (0 to 1)
 _LETTERS = re.compile(r"[a-z]+")
 
-LEVEL_FRAME = 320  # samples (20 ms) in one reading of the level
-LEVEL_SMOOTH = 5  # readings (100 ms) averaged into the short-term level
-ONSET_HISTORY = 125  # readings (2.5 s) of the segment whose median is its running level
-ONSET_MIN_HISTORY = 40  # readings (0.8 s) of the segment heard before a louder voice can be told apart
-ONSET_RISE_DB = 6.0  # a nearer voice: the short-term level this far above the running level
-ONSET_WINDOW = 15  # readings (0.3 s) looked at for a rise...
-ONSET_HOLD = 8  # ...of which this many (160 ms) must be up: one loud syllable of the room is not a voice
-ONSET_PRE_ROLL = 0.15  # seconds kept before the rise (the room's voices before it only confuse the decode)
-ONSET_EVERY = 1.0  # seconds at least between two checks begun by a louder voice (the cost of waiting)
-ONSET_KEEP_GAP = 0.3  # seconds between segments over which the running level is kept (a segment cut at LONGEST)
+REPLY_MIN_HISTORY = 20  # readings (0.4 s) of the room's voices heard before a reply to "Yes?" can be told apart
+ALREADY_OPEN = 0.25  # seconds: a segment opened this soon after listening began was the room's voices already there
 
 
 REQUEST_OPENINGS = ("i", "i'm", "i've", "help", "please", "can", "could", "let's", "breathe", "check",
@@ -90,94 +84,6 @@ def addressed_by_a_near_name(heard: str, name: str) -> str | None:
     return rest if understand(rest, name).intent not in ("unknown", "cancel") else None
 
 
-def louder_onset(levels_db: np.ndarray, window: int = ONSET_WINDOW, hold: int = ONSET_HOLD,
-                 rise_db: float = ONSET_RISE_DB, least_history: int = ONSET_MIN_HISTORY) -> int | None:
-    """Where a louder voice began in `levels_db` (short-term levels, oldest first): the first of the
-    last `window` levels `rise_db` above the median of those before them, when `hold` of them are;
-    None when there is no such rise (or too little history to measure one against)."""
-    if len(levels_db) < least_history + window:
-        return None
-    reference = float(np.median(levels_db[:-window]))
-    up = levels_db[-window:] >= reference + rise_db
-    if up.sum() < hold or not up[-1]:
-        return None
-    return len(levels_db) - window + int(np.argmax(up))
-
-
-@dataclass
-class Onset:
-    """A louder voice that began inside a segment, waiting to be checked for the name."""
-
-    at: float  # stream seconds where the window to check begins
-    reference_db: float  # the segment's running level before it
-    quiet_since: float | None = None  # stream seconds since the louder voice fell back
-
-
-class LouderVoice:
-    """Short-term levels of the open segment; reports where a voice clearly louder than the
-    segment's running level began (a person speaking over a TV), and when it fell back."""
-
-    def __init__(self) -> None:
-        self.now = 0.0  # stream seconds of the samples fed
-        self._pending = np.zeros(0, np.float32)
-        self._powers: list[float] = []  # the last LEVEL_SMOOTH readings' mean squares
-        self._levels: list[float] = []  # short-term levels of the segment, at most ONSET_HISTORY + ONSET_WINDOW
-        self.onset: Onset | None = None
-        self.resting_until = 0.0  # stream seconds before which no new onset is reported (ONSET_EVERY)
-        self._armed = True  # the level fell back since the last onset (one rise starts one window)
-        self._closed_since: float | None = None  # stream seconds since no segment is open
-
-    def reset(self) -> None:
-        """A new segment: its running level is learnt afresh."""
-        self._powers, self._levels, self.onset, self._armed = [], [], None, True
-
-    def accept(self, samples: np.ndarray, listening: bool) -> None:
-        """Feed samples; `listening` while a segment is open (levels outside one are not kept)."""
-        buf = np.concatenate([self._pending, samples])
-        n = len(buf) // LEVEL_FRAME
-        self._pending = buf[n * LEVEL_FRAME:]
-        self.now += len(samples) / SAMPLE_RATE
-        if not listening:
-            self.onset = None
-            self._closed_since = self.now if self._closed_since is None else self._closed_since
-            if self.now - self._closed_since > ONSET_KEEP_GAP:
-                self.reset()
-            return
-        self._closed_since = None
-        frames = buf[: n * LEVEL_FRAME].reshape(n, LEVEL_FRAME)
-        for power in np.mean(np.square(frames, dtype=np.float64), axis=1):
-            self._powers = [*self._powers[-(LEVEL_SMOOTH - 1):], float(power)]
-            self._levels = [*self._levels[-(ONSET_HISTORY + ONSET_WINDOW - 1):],
-                            10.0 * float(np.log10(np.mean(self._powers) + 1e-12))]
-            self._follow()
-
-    def _follow(self) -> None:
-        end = self.now - len(self._pending) / SAMPLE_RATE  # stream seconds at the end of the last reading
-        level = self._levels[-1]
-        if self.onset is not None:
-            if level >= self.onset.reference_db + ONSET_RISE_DB:
-                self.onset.quiet_since = None
-            elif self.onset.quiet_since is None:
-                self.onset.quiet_since = end
-            return
-        levels = np.asarray(self._levels)
-        reference = float(np.median(levels[:-ONSET_WINDOW])) if len(levels) > ONSET_WINDOW else level
-        if not self._armed:
-            self._armed = level < reference + ONSET_RISE_DB
-            return
-        first = louder_onset(levels) if end >= self.resting_until else None
-        if first is not None:
-            began = end - (len(levels) - first) * LEVEL_FRAME / SAMPLE_RATE
-            self.onset = Onset(began - ONSET_PRE_ROLL, reference)
-            self._armed = False
-
-    def fell_back_for(self) -> float:
-        """Seconds the louder voice has been back at the running level (0 while it goes on)."""
-        if self.onset is None or self.onset.quiet_since is None:
-            return 0.0
-        return self.now - self.onset.quiet_since
-
-
 @dataclass(frozen=True)
 class Called:
     """The name was heard at the start of a segment (or of a louder voice inside one); `rest` is what
@@ -187,6 +93,8 @@ class Called:
     heard: str  # the window's words
     rest: str  # the words after the name ("" when the name was said alone, so far)
     pause: bool  # checked at a pause after the voice (the name may stand alone), not mid-speech
+    began: float = 0.0  # stream seconds where the checked window began
+    over_db: float | None = None  # the running level a louder voice rose over (None: a segment's start)
 
 
 @dataclass(frozen=True)
@@ -215,6 +123,11 @@ class Segmenter:
     @property
     def length(self) -> float:
         return sum(len(p) for p in self._parts) / SAMPLE_RATE
+
+    @property
+    def start(self) -> float:
+        """Stream seconds where the open segment began (its pre-roll included)."""
+        return self._start
 
     def samples(self) -> np.ndarray:
         return np.concatenate(self._parts) if self._parts else np.zeros(0, np.float32)
@@ -254,6 +167,45 @@ class Segmenter:
         self.vad.end_segment()
 
 
+class RequestSound:
+    """Where one request's sound ends. In a quiet room with its voiced segment, as the voice
+    detector ends it; where other voices keep the segment open, with the louder voice the request
+    is said in (`LouderRequest`), or the segment's end if that comes first."""
+
+    def __init__(self, segmenter: Segmenter, louder: LouderRequest | None = None,
+                 watch: LouderVoice | None = None) -> None:
+        self.segmenter, self.louder = segmenter, louder
+        self.watch = watch  # looks for a louder voice rising over a segment open when listening began
+        self.heard = 0.0  # seconds fed
+
+    @property
+    def begun(self) -> bool:
+        """The request has begun: its segment is open, or its louder voice rose."""
+        return self.louder is not None or self.segmenter.open
+
+    def accept(self, samples: np.ndarray) -> np.ndarray | None:
+        """Feed samples; the request's sound once it has ended."""
+        seg = self.segmenter
+        samples = samples.astype(np.float32, copy=False)
+        was_open = seg.open
+        segment = seg.accept(samples)
+        self.heard += len(samples) / SAMPLE_RATE
+        if self.louder is not None:
+            segment_ended = segment is not None and seg.vad.silence_for() >= END_GAP  # not a cut at LONGEST
+            return self.louder.samples() if self.louder.accept(samples) or segment_ended else None
+        if segment is not None:
+            return segment.samples
+        if seg.open and not was_open and self.heard > ALREADY_OPEN:
+            self.watch = None  # the request opened the segment: the voice detector ends it
+        if self.watch is not None:
+            self.watch.accept(samples, seg.open)
+            onset = self.watch.onset
+            if onset is not None:
+                so_far = seg.samples()[-max(1, int((self.watch.now - onset.at) * SAMPLE_RATE)):]
+                self.louder = LouderRequest(so_far, onset.reference_db, END_GAP, LONGEST)
+        return None
+
+
 class WakeDetector:
     """Calls `decode` on the first WAKE_WINDOW seconds of each voiced segment, once, and on the first
     WAKE_WINDOW seconds after each louder voice that begins inside one; reports `Called` when those
@@ -277,7 +229,7 @@ class WakeDetector:
         if seg.check_due():
             seg.checked = True
             return self._check(seg.samples()[: int((WAKE_WINDOW + PRE_ROLL) * SAMPLE_RATE)],
-                               seg.vad.silence_for() >= NAME_PAUSE, seg.vad.now)
+                               seg.vad.silence_for() >= NAME_PAUSE, seg.vad.now, seg.start)
         return self._check_onset()
 
     def _check_onset(self) -> Called | None:
@@ -290,9 +242,23 @@ class WakeDetector:
             return None
         louder.onset, louder.resting_until = None, louder.now + ONSET_EVERY
         window = self.segmenter.samples()[-int((louder.now - onset.at) * SAMPLE_RATE):]
-        return self._check(window, pause, self.segmenter.vad.now)
+        return self._check(window, pause, self.segmenter.vad.now, onset.at, onset.reference_db)
 
-    def _check(self, window: np.ndarray, pause: bool, at: float) -> Called | None:
+    def request_after(self, call: Called) -> RequestSound:
+        """The request said with the name in one breath: to its segment's end, or when the name was
+        found at a louder voice, to that voice's end."""
+        if call.over_db is None:
+            return RequestSound(self.segmenter)
+        so_far = self.segmenter.samples()[-max(1, int((self.louder.now - call.began) * SAMPLE_RATE)):]
+        return RequestSound(self.segmenter, LouderRequest(so_far, call.over_db, END_GAP, LONGEST))
+
+    def request_after_acknowledgement(self) -> RequestSound:
+        """The request said after "Yes?" (the segmenter just reset): its segment, or where other
+        voices were already there, the louder voice that rises over them."""
+        return RequestSound(self.segmenter, watch=LouderVoice(REPLY_MIN_HISTORY))
+
+    def _check(self, window: np.ndarray, pause: bool, at: float, began: float,
+               over_db: float | None = None) -> Called | None:
         """Decode `window` and tell whether it begins with the name."""
         self.checks += 1
         heard = self.decode(window)
@@ -303,4 +269,4 @@ class WakeDetector:
             rest = addressed_by_a_near_name(heard, self.name)
         if rest is None:
             return None
-        return Called(at, heard, rest, pause)
+        return Called(at, heard, rest, pause, began, over_db)
