@@ -215,6 +215,7 @@ TABLE: list[tuple[str, Request]] = [
     ("I'm not sure", R("unknown")),
     # never mind, stop
     ("never mind", R("cancel")),
+    ("Never mind. And", R("cancel")),
     ("Nevermind.", R("cancel")),
     ("Oh, forget it.", R("cancel")),
     ("no thanks", R("cancel")),

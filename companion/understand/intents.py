@@ -79,7 +79,7 @@ def load_grammar() -> Grammar:
         return tuple(sorted((p for p in found if p), key=lambda p: (-len(p), p)))  # longest first
 
     words = {key: frozenset(w for item in value for w in _words(item, aliases)) for key, value in data["words"].items()
-             if key in ("wake", "hesitations", "fillers", "linking", "carriers", "practice_words", "negations", "breaks")}
+             if key in ("wake", "hesitations", "fillers", "linking", "carriers", "practice_words", "negations", "breaks", "dangling")}
     table = {key: phrases(data["words"][key]) for key in ("openers", "refusals")}
     table["words.closings"] = phrases(data["words"]["closings"])
     table |= {f"{section}.{key}": phrases(value) for section in ("stop", "cancel", "ripple", "checkin", "review", "reflect", "session")
@@ -217,8 +217,8 @@ class _Heard:
         breaks, first, last = self.grammar.words["breaks"], 0, len(words)
         while first < last and words[first] in breaks:
             first += 1  # "no, stop", "sorry, I wasn't talking to you"
-        while last > first and words[last - 1] in breaks:
-            last -= 1  # "never mind, sorry"
+        while last > first and (words[last - 1] in breaks or words[last - 1] in self.grammar.words["dangling"]):
+            last -= 1  # "never mind, sorry", "never mind. and"
         candidates.add(words[first:last])
         return any(c in phrases for c in candidates if c)
 
