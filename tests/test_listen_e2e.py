@@ -13,6 +13,7 @@ import soundfile as sf
 from speech_fixtures import espeak_wav, natural_wav
 
 from companion.harness.drive import drive_command
+from companion.textnorm import word_error_rate
 from companion.paths import database_path
 from companion.textnorm import word_error_rate
 
@@ -64,7 +65,9 @@ def test_name_then_practice_then_stop_then_a_ripple_in_one_breath(virtual_audio,
     [practice] = _rows("SELECT * FROM practice_runs")
     assert practice["outcome"] == "stopped", dict(practice)
     [entry] = _rows("SELECT * FROM entries")
-    assert entry["kind"] == "ripple" and "breathed more slowly at work" in entry["text"].lower(), dict(entry)
+    assert entry["kind"] == "ripple", dict(entry)
+    # the ripple's own words (a tense heard otherwise, "breathe" for "breathed", is recognition, not behaviour)
+    assert word_error_rate("I breathed more slowly at work", entry["text"]) <= 0.2, (entry["text"], out)
     assert entry["audio"] is None  # the request's sound is not kept
     heard, rate = sf.read(recording.path, dtype="float32")
     assert float(np.sqrt(np.mean(heard**2))) > 0.005  # the acknowledgement, the practice and the replies were spoken
@@ -135,6 +138,6 @@ def test_a_ripple_asked_for_is_kept_with_the_voice(virtual_audio, companion_env,
         on_mark=lambda marker, at: waiting.append(at) if marker == WAITING else None)
     assert run.returncode == 130 and "Traceback" not in run.stderr, (run.stdout, run.stderr)
     [entry] = _rows("SELECT * FROM entries")
-    assert entry["kind"] == "ripple" and entry["audio"], dict(entry)
+    assert entry["kind"] == "ripple" and entry["audio"], (dict(entry), run.stdout)
     assert "whisper-base" in (entry["model"] or ""), dict(entry)
     assert word_error_rate("I asked for help at work and it felt okay.", entry["text"]) <= 0.2, dict(entry)
