@@ -55,11 +55,16 @@ def voice_files(info: PiperVoiceInfo) -> tuple[Path, Path]:
 
 def _load_model(model: Path, config: Path):
     """Piper's model, its ONNX session without a memory arena: the arena keeps what rendering took
-    (some 75 MB) until the voice is let go, when the speech models may need it."""
+    (some 75 MB) until the voice is let go, when the speech models may need it; without it, rendering's
+    large blocks are mapped apart so they go back at once (otherwise the peak rises instead)."""
     import onnxruntime
     from piper import PiperVoice as Model
     from piper.config import PiperConfig
     from piper.voice import ESPEAK_DATA_DIR
+
+    from companion.native_libs import map_large_allocations_apart
+
+    map_large_allocations_apart()
 
     options = onnxruntime.SessionOptions()
     options.enable_cpu_mem_arena = False
