@@ -184,6 +184,23 @@ def test_every_clip_is_brought_to_one_loudness():
     assert not np.any(even_loudness(np.zeros(800, np.float32), rate))
 
 
+def test_a_phrase_begins_at_its_first_sound():
+    """The quiet a voice renders before a phrase is cut to LEAD_KEPT; a pause inside, a clip that
+    begins at once and silence are left as they are."""
+    from companion.voice.loudness import LEAD_KEPT, without_leading_quiet
+
+    rate = 22050
+    rng = np.random.default_rng(1)
+    voice = (np.sin(2 * np.pi * 200 * np.arange(rate // 2) / rate) * 0.3).astype(np.float32)
+    hiss = (rng.standard_normal(int(0.06 * rate)) * 1e-4).astype(np.float32)  # a renderer's near-silence
+    phrase = np.concatenate([hiss, voice, np.zeros(rate // 4, np.float32), voice])
+    out = without_leading_quiet(phrase, rate)
+    assert abs((len(phrase) - len(out)) / rate - (0.06 - LEAD_KEPT)) < 0.006
+    assert np.array_equal(out[-len(voice) * 2 - rate // 4 :], phrase[-len(voice) * 2 - rate // 4 :])  # the pause stays
+    assert np.array_equal(without_leading_quiet(voice, rate), voice)
+    assert len(without_leading_quiet(np.zeros(800, np.float32), rate)) == 800
+
+
 def test_crisis_words_are_found_whether_or_not_they_are_contracted():
     from companion.understand.crisis import crisis_words_in
 

@@ -17,9 +17,9 @@ import soundfile as sf
 
 from companion.errors import CompanionError, StorageError
 from companion.paths import ensure_private_dir, make_private, voice_cache_dir
-from companion.voice.loudness import even_loudness
+from companion.voice.loudness import even_loudness, without_leading_quiet
 
-CACHE_FORMAT = "2"  # part of every cache key: a change to rendering or loudness renders phrases anew
+CACHE_FORMAT = "3"  # part of every cache key: a change to rendering or loudness renders phrases anew
 Notify = Callable[[str], None]
 
 
@@ -123,7 +123,7 @@ class Voice(ABC):
             except (OSError, RuntimeError):
                 path.unlink(missing_ok=True)  # damaged: rendered again
         samples, rate = self._synthesize(text)
-        samples = even_loudness(samples, rate, self.settings.volume)
+        samples = even_loudness(without_leading_quiet(samples, rate), rate, self.settings.volume)
         if keep:
             self._store(path, samples, rate)
         return samples, rate
