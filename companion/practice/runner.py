@@ -48,6 +48,7 @@ LINES = {
     "stopped": "Okay. We'll end here. Thank you for taking this time.",
 }
 LEAD = 0.4  # seconds between queuing the first sound and playing it
+SETTLE = 1.0  # seconds an output stream runs before its first cue (its latency still grows at the start)
 LOOKAHEAD = 0.35  # the next breath is queued this long before it begins
 ACK_DELAY = 0.5  # a beat of quiet between falling silent and the spoken acknowledgement
 ACK_SOON = 0.3  # "slower"/"faster": the acknowledgement begins at least this long after the command,
@@ -286,7 +287,7 @@ class GuidedRun:
     # ---- steps ----------------------------------------------------------------------------------
 
     def _restart_point(self) -> None:
-        self._cursor = self.speaker.clock() + self._frames(LEAD)
+        self._cursor = max(self.speaker.clock() + self._frames(LEAD), self._frames(SETTLE))
 
     def _wait_for_next(self) -> None:
         """Wait until shortly before the cursor, where the next step's first sound goes."""
