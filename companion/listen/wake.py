@@ -132,6 +132,10 @@ class Segmenter:
     def samples(self) -> np.ndarray:
         return np.concatenate(self._parts) if self._parts else np.zeros(0, np.float32)
 
+    def last(self, seconds: float) -> np.ndarray:
+        """The open segment's last `seconds` (at least one sample)."""
+        return self.samples()[-max(1, int(seconds * SAMPLE_RATE)):]
+
     def accept(self, samples: np.ndarray) -> Segment | None:
         """Feed samples; the segment that ended with them, if one did."""
         samples = samples.astype(np.float32, copy=False)
@@ -201,8 +205,7 @@ class RequestSound:
             self.watch.accept(samples, seg.open)
             onset = self.watch.onset
             if onset is not None:
-                so_far = seg.samples()[-max(1, int((self.watch.now - onset.at) * SAMPLE_RATE)):]
-                self.louder = LouderRequest(so_far, onset.reference_db, END_GAP, LONGEST)
+                self.louder = LouderRequest(seg.last(self.watch.now - onset.at), onset.reference_db, END_GAP, LONGEST)
         return None
 
 
@@ -241,16 +244,16 @@ class WakeDetector:
         if not pause and louder.now - onset.at < WAKE_WINDOW + ONSET_PRE_ROLL:
             return None
         louder.onset, louder.resting_until = None, louder.now + ONSET_EVERY
-        window = self.segmenter.samples()[-int((louder.now - onset.at) * SAMPLE_RATE):]
-        return self._check(window, pause, self.segmenter.vad.now, onset.at, onset.reference_db)
+        return self._check(self.segmenter.last(louder.now - onset.at), pause, self.segmenter.vad.now,
+                           onset.at, onset.reference_db)
 
     def request_after(self, call: Called) -> RequestSound:
         """The request said with the name in one breath: to its segment's end, or when the name was
         found at a louder voice, to that voice's end."""
         if call.over_db is None:
             return RequestSound(self.segmenter)
-        so_far = self.segmenter.samples()[-max(1, int((self.louder.now - call.began) * SAMPLE_RATE)):]
-        return RequestSound(self.segmenter, LouderRequest(so_far, call.over_db, END_GAP, LONGEST))
+        return RequestSound(self.segmenter, LouderRequest(self.segmenter.last(self.louder.now - call.began),
+                                                          call.over_db, END_GAP, LONGEST))
 
     def request_after_acknowledgement(self) -> RequestSound:
         """The request said after "Yes?" (the segmenter just reset): its segment, or where other
