@@ -15,7 +15,6 @@ from speech_fixtures import espeak_wav, natural_wav
 from companion.harness.drive import drive_command
 from companion.textnorm import word_error_rate
 from companion.paths import database_path
-from companion.textnorm import word_error_rate
 
 WAITING = "Waiting for"
 ACK = "Yes?"
@@ -51,7 +50,7 @@ def test_name_then_practice_then_stop_then_a_ripple_in_one_breath(virtual_audio,
     try:
         run = drive_command(
             virtual_audio, ["listen"],
-            [(WAITING, name, 1.5), ("(listening for your request)", ground, 0.5), ("(understood: practice", stop, 9.0), (WAITING, ripple, 1.5)],
+            [(WAITING, name, 1.5), ("(listening for your request)", ground, 0.5), ("Allow rest.", stop, 4.0), (WAITING, ripple, 1.5)],
             companion_env, timeout=240, watch=("(understood:",),
             on_start=lambda proc: _stop_on(proc, waiting, 3),
             on_mark=lambda marker, at: waiting.append(at) if marker == WAITING else None)
@@ -63,7 +62,7 @@ def test_name_then_practice_then_stop_then_a_ripple_in_one_breath(virtual_audio,
     assert out.count(WAITING) >= 3, out  # waiting again after each request
     assert "(understood: practice" in out and "(understood: ripple" in out, out
     [practice] = _rows("SELECT * FROM practice_runs")
-    assert practice["outcome"] == "stopped", dict(practice)
+    assert practice["outcome"] == "stopped", (dict(practice), out)
     [entry] = _rows("SELECT * FROM entries")
     assert entry["kind"] == "ripple", dict(entry)
     # the ripple's own words (a tense heard otherwise, "breathe" for "breathed", is recognition, not behaviour)

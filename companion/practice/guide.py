@@ -104,23 +104,24 @@ def run_practice(store, practice, speaker, voice, mic, engine, commands, cues: s
         practice = replace(practice, steps=(Say(SPOKEN_HINT), *practice.steps))
     line = StatusLine()
     guide = GuidedRun(practice, speaker, voice, cues, say=line.say, timing_log=timing_log, status=line.status)
-    guide.prepare()
-    record = RunRecord(practice.name, practice.title, cues, engine.name if engine else None)
-    run_id = start_run(store, record)
-    if not mic:
-        line.say(f"{practice.title}. Ctrl-C ends it gently.")
-    else:
-        line.say(f"{practice.title}." + ("" if hint else f" You can say {spoken} at any time."))
 
     def mic_failed(error: Exception) -> None:
         line.clear()
         if on_mic_failed:
             on_mic_failed(error)
 
+    # Listening begins before the lines are rendered: a "stop" said while they are is acted on at the start.
     listener = CommandListener(mic, engine, commands, guide.commands.put, mic_failed, guide.note_decoded) if mic else None
     if listener:
         listener.start()
     try:
+        guide.prepare()
+        record = RunRecord(practice.name, practice.title, cues, engine.name if engine else None)
+        run_id = start_run(store, record)
+        if not mic:
+            line.say(f"{practice.title}. Ctrl-C ends it gently.")
+        else:
+            line.say(f"{practice.title}." + ("" if hint else f" You can say {spoken} at any time."))
         result = guide.run()
     finally:
         line.clear()
