@@ -382,8 +382,9 @@ def test_grounding_shows_the_breath_says_the_commands_and_fits_its_length(compan
     with Store.open() as store:
         store.db["practice_runs"].insert_all([{"practice": "x", "started_at": "2026-11-01T10:00:00+00:00",
                                                 "outcome": "finished"}] * 3)
-    again = run_in_terminal(["ground", "allow-rest", "--minutes", "0.5", "--cues", "tones"], companion_env,
-                            timeout=120)
+    (companion_home / "practices").mkdir()
+    (companion_home / "practices" / "one-breath.toml").write_text(SHORT_PRACTICE)
+    again = run_in_terminal(["ground", "one-breath", "--cues", "tones"], companion_env, timeout=120)
     assert again.returncode == 0 and "You can ask me to pause" not in again.text
     assert "You can say pause, continue" in again.text  # shown only, after the first few practices
 
