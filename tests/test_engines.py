@@ -41,6 +41,12 @@ def padded(samples: np.ndarray, before: float = 0.5, after: float = 2.0) -> np.n
     return np.concatenate([np.zeros(int(before * SAMPLE_RATE), np.float32), samples, np.zeros(int(after * SAMPLE_RATE), np.float32)])
 
 
+def trimmed(samples: np.ndarray) -> np.ndarray:
+    """espeak-ng's own silence at either end removed."""
+    voiced = np.flatnonzero(np.abs(samples) > 0.02)
+    return samples[voiced[0] : voiced[-1] + 1]
+
+
 @pytest.fixture(scope="module")
 def whisper():
     return models.load(models.embedded_model())
@@ -108,10 +114,6 @@ def test_whisper_final_decoded_in_the_pause_and_redone_when_speech_resumes(whisp
     utterance closes; a pause shorter than UTTERANCE_GAP followed by more speech discards it."""
     from companion.speech import whisper_engine as we
 
-    def trimmed(samples: np.ndarray) -> np.ndarray:  # espeak-ng's own silence at either end removed
-        voiced = np.flatnonzero(np.abs(samples) > 0.02)
-        return samples[voiced[0] : voiced[-1] + 1]
-
     first = trimmed(load16k(espeak_wav("I walked to the river this morning.", tmp_path / "a.wav")))
     second = trimmed(load16k(espeak_wav("The water was very calm.", tmp_path / "b.wav")))
     decodes: list[float] = []  # seconds of audio in each final decode (the real engine's, counted)
@@ -143,6 +145,31 @@ def test_whisper_final_decoded_in_the_pause_and_redone_when_speech_resumes(whisp
     assert len(decodes) == 1  # decoded once, early, and that decode was the final
     assert emitted >= final.words[-1].end + we.UTTERANCE_GAP - 0.1  # still closed only after the full gap
     assert word_error_rate("I walked to the river this morning.", final.text) <= 0.1
+
+
+def test_whisper_decodes_ahead_only_when_a_decode_at_the_close_would_be_late(whisper, tmp_path, monkeypatch):
+    """With the final text wanted 2.5 s after the voice ends, a machine that decodes in half a second
+    decodes once, as the utterance closes; one that takes 3 s (or whose speed is not known yet)
+    decodes at the short pause too, and again when the voice resumes."""
+    from companion.speech import whisper_engine as we
+
+    first = trimmed(load16k(espeak_wav("I walked to the river this morning.", tmp_path / "a.wav")))
+    second = trimmed(load16k(espeak_wav("The water was very calm.", tmp_path / "b.wav")))
+    pause = np.zeros(int((we.EARLY_FINAL_GAP + we.UTTERANCE_GAP) / 2 * SAMPLE_RATE), np.float32)
+    speech = padded(np.concatenate([first, pause, second]))
+    whisper.decode_words(speech)  # decoded with the real clock: the machine's speed is measured
+    assert whisper.expected_final_seconds() > 0
+    real = whisper.decode_words
+    decodes: list[float] = []
+    monkeypatch.setattr(whisper, "decode_words", lambda audio, context=None: decodes.append(len(audio)) or real(audio, context))
+    for expected, count in ((0.5, 1), (3.0, 2), (None, 2)):
+        monkeypatch.setattr(whisper, "expected_final_seconds", lambda: expected)
+        decodes.clear()
+        events = stream(whisper, speech, final_within=2.5)
+        finals = [e for _, e in events if isinstance(e, Transcript)]
+        assert len(decodes) == count, (expected, decodes)
+        assert len(finals) == 1 and word_error_rate(
+            "I walked to the river this morning. The water was very calm.", finals[0].text) <= 0.1, finals
 
 
 def test_whisper_whole_file(whisper):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import time
+from collections import deque
 from pathlib import Path
 
 import numpy as np
@@ -44,7 +45,8 @@ COMMAND_WINDOW = 3.0  # seconds the encoder sees for a command (not the usual pa
 COMMAND_MAX_TOKENS = 12
 BEHIND_LIMIT = 0.5  # seconds the audio being heard may lag real time before decodes that can wait, wait
 COMMAND_MIN_CONFIDENCE = 0.78  # spoken commands decode at 0.8-0.97; a soft tone can come out as "Pause." at ~0.7
-FINAL_DECODE_ALLOWANCE = 2.5  # seconds a final decode may take on a busy machine; a caller who can wait longer gets no decodes ahead
+FINAL_LATE_ALLOWANCE = 0.5  # seconds a final text may come after the caller's deadline, when it was not decoded ahead
+FINAL_MARGIN = 1.25  # the expected time of a final decode: the slowest of the last few, times this
 PARTIAL_MARGIN = 1.0  # seconds of quiet after the audio in a partial's window (the encoder sees only what it needs)
 PARTIAL_TOKENS_PER_SECOND = 6  # ample for speech (about 3 words a second), short of a loop's worth
 
@@ -53,9 +55,7 @@ class WhisperRecognizer(Recognizer):
     def __init__(self, engine: "WhisperEngine", grammar: list[str] | None = None, context: str | None = None,
                  final_within: float | None = None) -> None:
         self._engine = engine
-        # Decoding ahead at a short pause is wasted whenever the voice resumes (often, in a noisy
-        # room); it is done only when the final text is wanted soon after the utterance ends.
-        self._decode_ahead = final_within is None or final_within - UTTERANCE_GAP < FINAL_DECODE_ALLOWANCE
+        self._final_within = final_within
         self._grammar = grammar
         self._context = context
         self._vad = EnergyVad() if grammar else VoiceDetector()
@@ -105,7 +105,7 @@ class WhisperRecognizer(Recognizer):
                 words = self._command_words()
                 if words:
                     events += self._finish_utterance(words)
-            elif self._grammar is None and self._decode_ahead and not behind and self._early_final_due():
+            elif self._grammar is None and not behind and self._decode_ahead() and self._early_final_due():
                 self._since_partial = 0.0  # it serves as this moment's partial too
                 words = self._final_words(np.concatenate(self._utterance))
                 self._early_final = (self._vad.last_sound_time, words)
@@ -132,6 +132,16 @@ class WhisperRecognizer(Recognizer):
         if lag < 0:
             self._clock, lag = (now, self._position), 0.0
         return lag
+
+    def _decode_ahead(self) -> bool:
+        """Whether to decode at a short pause. That decode is wasted whenever the voice resumes (often,
+        in a noisy room), so it is done only when a decode begun as the utterance closes would be late:
+        it is expected to take longer than the time left before the caller needs the text."""
+        if self._final_within is None:
+            return True
+        expected = self._engine.expected_final_seconds()
+        left = self._final_within - UTTERANCE_GAP + FINAL_LATE_ALLOWANCE
+        return expected is None or expected > left
 
     def _early_ready(self) -> bool:
         """A command may already be complete: a short quiet after the voice, not yet tried."""
@@ -227,6 +237,7 @@ class WhisperEngine(SpeechEngine):
         self._model = _int8_model(model_dir, threads)
         self._final = final or self._model
         self.load_seconds = time.perf_counter() - started
+        self._final_seconds: deque[float] = deque(maxlen=4)  # how long the last final decodes took
         self.model_path = str(model_dir)
         self.model_name = model_name if final_dir is None else f"{model_name} + {Path(final_dir).name}"
 
@@ -239,6 +250,7 @@ class WhisperEngine(SpeechEngine):
         again); dropping the new engine lets the second model go."""
         other = copy.copy(self)
         other._final = _int8_model(final_dir, threads)
+        other._final_seconds = deque(maxlen=4)
         other.model_name = f"{self.model_name} + {Path(final_dir).name}"
         return other
 
@@ -310,10 +322,15 @@ class WhisperEngine(SpeechEngine):
                                                     int(window * PARTIAL_TOKENS_PER_SECOND), 3)
         return "" if is_not_speech(no_speech, score) else text
 
+    def expected_final_seconds(self) -> float | None:
+        """How long a final decode is expected to take on this machine now (None: none measured yet)."""
+        return max(self._final_seconds) * FINAL_MARGIN if self._final_seconds else None
+
     def decode_words(self, audio: np.ndarray, context: str | None = None) -> list[Word]:
         """The final decode of one utterance, with word timings; `context` primes the decoder.
         Words nobody said (no voice under them, stock phrases on noise, the context itself) are
         left out (companion.speech.hallucination)."""
+        started = time.monotonic()
         words: list[Word] = []
         for segment in self._segments(audio, final=True, beam_size=5, word_timestamps=True, initial_prompt=context):
             for w in segment.words or []:
@@ -321,6 +338,8 @@ class WhisperEngine(SpeechEngine):
                 if text:
                     words.append(Word(text, float(w.start), float(w.end), float(w.probability)))
         give_back_free_memory()
+        if len(audio) >= SAMPLE_RATE // 10:
+            self._final_seconds.append(time.monotonic() - started)
         return without_inventions(words, list(SileroStream().accept(audio)), FRAME_SECONDS, question=context)
 
     def transcribe(self, samples: np.ndarray, chunk_seconds: float = 0.5) -> list[Transcript]:
