@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """The wake-word listener (`companion listen`) while it waits, wakes and hears a request.
 
-Everything goes through `companion.listen.wake.WakeDetector` with the embedded Whisper tiny.en
-(`window_text`), fed 16 kHz audio in the microphone's own blocks (MIC_BLOCK, 20 ms) faster than
+Everything goes through `companion.listen.wake.WakeDetector` with the embedded Whisper tiny.en, as the
+listener builds it (`wake_detector`: a decode with nothing given, and a second one told the name may
+be there when the first word was close to it), fed 16 kHz audio in the microphone's own blocks (MIC_BLOCK, 20 ms) faster than
 real time: the same code as live, minus the device (PortAudio capture is not counted anywhere).
 
   * CPU while waiting: process CPU time (every thread) spent in `WakeDetector.accept` per second of
@@ -456,9 +457,8 @@ def request_over_babble(engine, voices: Voices, count: int, seed: int = 5) -> di
     WakeDetector and, once it reports Called, to `request_after` (the listener's request end): the
     seconds from the end of the request in the fed audio to its end being found, and whether its
     words (`whole_text` of the request's sound, as the listener decodes it) are understood."""
-    from companion.listen.listener import whole_text, window_text
+    from companion.listen.listener import wake_detector, whole_text
     from companion.listen.requests import understand_request
-    from companion.listen.wake import WakeDetector
     from companion.understand.intents import called
 
     rng = random.Random(seed)
@@ -473,8 +473,9 @@ def request_over_babble(engine, voices: Voices, count: int, seed: int = 5) -> di
         start = int(said_at * RATE)
         x[start : start + len(speech)] += speech
         said_end = said_at + len(speech) / RATE
-        decode, decoded = window_text(engine), []
-        wake = WakeDetector(lambda audio: decoded.append(decode(audio)) or decoded[-1])
+        wake, decoded = wake_detector(engine), []
+        decode = wake.decode
+        wake.decode = lambda audio: decoded.append(decode(audio)) or decoded[-1]
         fed, call, request, found = 0, None, None, None
         for b in blocks(x):
             fed += len(b)
@@ -513,8 +514,7 @@ def request_over_babble(engine, voices: Voices, count: int, seed: int = 5) -> di
 def memory_child(seconds: float) -> dict:
     """Runs in a fresh process: the engine and the voice loaded, "Yes?" rendered, the voice let go,
     then the detector over `seconds` of speech and quiet."""
-    from companion.listen.listener import window_text
-    from companion.listen.wake import WakeDetector
+    from companion.listen.listener import wake_detector
     from companion.speech import models
     from companion.voice.base import VoiceSettings
     from companion.voice.choose import open_voice
@@ -523,7 +523,7 @@ def memory_child(seconds: float) -> dict:
     voice = open_voice(VoiceSettings("joe", 140))
     voice.render("Yes?")
     getattr(voice, "release", lambda: None)()
-    wake = WakeDetector(window_text(engine))
+    wake = wake_detector(engine)
     real = [x for _, x in real_clips(asterisk=False)]
     parts, fed = [], 0
     while fed < seconds * RATE:
@@ -643,8 +643,7 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(memory_child(args.memory_child)))
         return 0
 
-    from companion.listen.listener import window_text
-    from companion.listen.wake import WakeDetector
+    from companion.listen.listener import wake_detector
     from companion.speech import models
 
     result: dict = {}
@@ -652,7 +651,7 @@ def main(argv: list[str] | None = None) -> int:
         log(f"memory: a fresh process, {args.memory_seconds:g} s of audio ...")
         result["memory"] = memory(args.memory_seconds, home)
     engine = models.load(models.embedded_model())
-    wake = WakeDetector(window_text(engine))
+    wake = wake_detector(engine)
     wake.decode(np.zeros(RATE, np.float32))  # the first decode is slower: not counted
     voices = Voices(home)
     if args.quiet_seconds:

@@ -77,6 +77,38 @@ def test_a_near_name_set_apart_before_a_request_counts_but_not_a_sentence_that_b
     assert addressed("Compassion for yourself is not the same.", "companion") is None
 
 
+def test_a_first_word_close_to_the_name_is_decoded_again_and_believed_only_as_a_call(tmp_path):
+    from companion.listen.wake import begins_near_the_name, confirmed
+
+    assert begins_near_the_name("Comparing and help me ground.", "companion")
+    assert begins_near_the_name("Campania, El B-D", "companion")
+    assert begins_near_the_name("Hey Comparian", "companion")
+    assert not begins_near_the_name("The river was calm.", "companion")
+    assert not begins_near_the_name("Carrots and peas.", "companion")
+    assert confirmed("Companion, help me ground.", "companion", pause=False) == "help me ground"
+    assert confirmed("Companion.", "companion", pause=True) == ""
+    assert confirmed("Companion", "companion", pause=False) is None  # the voice goes on: not yet a call
+    assert confirmed("Companion is a lovely word.", "companion", pause=False) is None  # not a request
+    assert confirmed("Compassion helps me grow.", "companion", pause=True) is None  # not the name
+
+    # in the detector: the second decode is made only for a near name, and counted as a check
+    said = load16k(espeak_wav("Companion, help me ground.", tmp_path / "a.wav"))
+    quiet = np.zeros(SAMPLE_RATE, np.float32)
+    for first, second, woken in (("Comparing and help me ground.", "Companion, help me ground.", True),
+                                 ("The weather is nice.", "Companion, help me ground.", False),
+                                 ("Compassion helps me grow.", "Compassion helps me grow.", False)):
+        decodes = {"first": 0, "near": 0}
+        detector = WakeDetector(lambda audio: decodes.__setitem__("first", decodes["first"] + 1) or first, "companion",
+                                decode_near=lambda audio: decodes.__setitem__("near", decodes["near"] + 1) or second)
+        stream = np.concatenate([quiet, said, quiet])
+        call = next((c for i in range(0, len(stream), 320) if (c := detector.accept(stream[i:i + 320]))), None)
+        assert (call is not None) == woken, (first, call)
+        assert detector.checks == decodes["first"] + decodes["near"]
+        assert decodes["near"] == (0 if first.startswith("The") else decodes["first"]), (first, decodes)
+        if woken:
+            assert call.rest == "help me ground"
+
+
 def _levels(*runs: tuple[float, int]) -> np.ndarray:
     """Short-term levels: each run a (dB, readings) pair, with a little of the room's wavering."""
     rng = np.random.default_rng(5)

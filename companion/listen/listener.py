@@ -51,13 +51,26 @@ class Heard:
     audio: np.ndarray | None = None  # the request's sound, held only until it is understood
 
 
-def window_text(engine: SpeechEngine) -> Callable[[np.ndarray], str]:
+def window_text(engine: SpeechEngine, phrases: list[str] | None = None) -> Callable[[np.ndarray], str]:
     """A quick decode of a short window (the wake check): Whisper's command decoder with no phrases
-    given (nothing biases it toward the name), or any engine's own recognizer."""
+    given (nothing biases it toward the name), or any engine's own recognizer. With `phrases`, they
+    are given to Whisper as the text before the window (the second check of a near name)."""
     decode_command = getattr(engine, "decode_command", None)
     if decode_command is not None:
-        return lambda audio: " ".join(w.word for w in decode_command(audio))
+        return lambda audio: " ".join(w.word for w in decode_command(audio, phrases))
     return lambda audio: whole_text(engine, audio)
+
+
+def wake_detector(engine: SpeechEngine, name: str = "companion") -> WakeDetector:
+    """The listener's wake check on `engine`: a decode with nothing given, and a second decode told
+    the name may be there when the first word was close to it."""
+    return WakeDetector(window_text(engine), name, decode_near=window_text(engine, near_name_phrases(name)))
+
+
+def near_name_phrases(name: str) -> list[str]:
+    """What a person says when calling Companion: given to Whisper when a first word was close to the name."""
+    called = name.strip().title()
+    return [called, f"Hey {called}", f"{called}, help me ground", f"{called}, I want to check in"]
 
 
 REQUEST_HINT = ("Companion, help me ground. Breathe with me for five minutes. Box breathing. Hand on my chest. "
@@ -84,7 +97,7 @@ class Listener:
         self.settings, self.engine, self.voice, self.store, self.ui = settings, engine, voice, store, ui
         self.name = name
         self.final_engine = final_engine or (lambda: engine)
-        self.wake = WakeDetector(window_text(engine), name)
+        self.wake = wake_detector(engine, name)
         self.mic: Microphone | None = None
         self.speaker: PracticeSpeaker | None = None
 

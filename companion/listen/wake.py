@@ -31,6 +31,7 @@ PRE_ROLL = 0.3  # seconds kept before the detected start of the voice
 END_GAP = 0.8  # seconds of quiet that end a segment (a request said in one breath with the name)
 LONGEST = 15.0  # seconds: a request is a sentence or two; a longer segment ends here
 ALONE_LIKENESS = 0.7  # a word said alone is the name when its letters are this alike (0 to 1)
+NEAR_LIKENESS = 0.55  # a first word this alike to the name is decoded again, told the name may be there
 _LETTERS = re.compile(r"[a-z]+")
 
 REPLY_MIN_HISTORY = 20  # readings (0.4 s) of the room's voices heard before a reply to "Yes?" can be told apart
@@ -82,6 +83,28 @@ def addressed_by_a_near_name(heard: str, name: str) -> str | None:
     if not found.group(2) and not opens_a_request:
         return None
     return rest if understand(rest, name).intent not in ("unknown", "cancel") else None
+
+def begins_near_the_name(heard: str, name: str) -> bool:
+    """Whether the first word (after a greeting) is close to the name in its letters: worth a second
+    decode told that the name may be there ("Comparing and help me ground", "Campania, help me")."""
+    words = _LETTERS.findall(heard.lower())
+    if len(words) >= 2 and words[0] in GREETINGS:
+        words = words[1:]
+    wanted = "".join(_LETTERS.findall(name.lower()))
+    if not words or not wanted or len(name.split()) != 1 or words[0][0] != wanted[0]:
+        return False
+    return difflib.SequenceMatcher(None, words[0], wanted).ratio() >= NEAR_LIKENESS
+
+
+def confirmed(heard: str, name: str, pause: bool) -> str | None:
+    """The request after the name in a second decode (one told the name may be there): only the name
+    spelt right counts, said alone before a pause or followed by a request Companion understands."""
+    rest = called(heard, name)
+    if rest is None or (rest == "" and not pause):
+        return None
+    if rest and understand(rest, name).intent in ("unknown", "cancel"):
+        return None
+    return rest
 
 
 @dataclass(frozen=True)
@@ -215,8 +238,10 @@ class WakeDetector:
     words begin with the wake name."""
 
     def __init__(self, decode: Callable[[np.ndarray], str], name: str = "companion",
-                 segmenter: Segmenter | None = None) -> None:
-        self.decode, self.name = decode, name
+                 segmenter: Segmenter | None = None, decode_near: Callable[[np.ndarray], str] | None = None) -> None:
+        """`decode_near`: a second decode of a window whose first word is close to the name, told that
+        the name may be there (it is believed only as `confirmed` allows)."""
+        self.decode, self.name, self.decode_near = decode, name, decode_near
         self.segmenter = segmenter or Segmenter()
         self.louder = LouderVoice()
         self.checks = 0  # decodes made (a measure of the cost of waiting)
@@ -270,6 +295,10 @@ class WakeDetector:
             rest = ""
         if rest is None:
             rest = addressed_by_a_near_name(heard, self.name)
+        if rest is None and self.decode_near is not None and begins_near_the_name(heard, self.name):
+            self.checks += 1
+            heard = self.decode_near(window)
+            rest = confirmed(heard, self.name, pause)
         if rest is None:
             return None
         return Called(at, heard, rest, pause, began, over_db)
