@@ -158,12 +158,12 @@ def test_whisper_decodes_ahead_only_when_a_decode_at_the_close_would_be_late(whi
     pause = np.zeros(int((we.EARLY_FINAL_GAP + we.UTTERANCE_GAP) / 2 * SAMPLE_RATE), np.float32)
     speech = padded(np.concatenate([first, pause, second]))
     whisper.decode_words(speech)  # decoded with the real clock: the machine's speed is measured
-    assert whisper.expected_final_seconds() > 0
+    assert 0 < whisper.expected_final_seconds(2.0) < whisper.expected_final_seconds(20.0)
     real = whisper.decode_words
     decodes: list[float] = []
     monkeypatch.setattr(whisper, "decode_words", lambda audio, context=None: decodes.append(len(audio)) or real(audio, context))
     for expected, count in ((0.5, 1), (3.0, 2), (None, 2)):
-        monkeypatch.setattr(whisper, "expected_final_seconds", lambda: expected)
+        monkeypatch.setattr(whisper, "expected_final_seconds", lambda seconds: expected)
         decodes.clear()
         events = stream(whisper, speech, final_within=2.5)
         finals = [e for _, e in events if isinstance(e, Transcript)]

@@ -47,6 +47,7 @@ BEHIND_LIMIT = 0.5  # seconds the audio being heard may lag real time before dec
 COMMAND_MIN_CONFIDENCE = 0.78  # spoken commands decode at 0.8-0.97; a soft tone can come out as "Pause." at ~0.7
 FINAL_LATE_ALLOWANCE = 0.5  # seconds a final text may come after the caller's deadline, when it was not decoded ahead
 FINAL_MARGIN = 1.25  # the expected time of a final decode: the slowest of the last few, times this
+FINAL_FIXED_SECONDS = 10.0  # a final decode costs about as much as this many seconds of audio before its length counts (the encoder's 30-s window)
 PARTIAL_MARGIN = 1.0  # seconds of quiet after the audio in a partial's window (the encoder sees only what it needs)
 PARTIAL_TOKENS_PER_SECOND = 6  # ample for speech (about 3 words a second), short of a loop's worth
 
@@ -139,7 +140,7 @@ class WhisperRecognizer(Recognizer):
         it is expected to take longer than the time left before the caller needs the text."""
         if self._final_within is None:
             return True
-        expected = self._engine.expected_final_seconds()
+        expected = self._engine.expected_final_seconds(self._position - self._utterance_start)
         left = self._final_within - UTTERANCE_GAP + FINAL_LATE_ALLOWANCE
         return expected is None or expected > left
 
@@ -237,7 +238,7 @@ class WhisperEngine(SpeechEngine):
         self._model = _int8_model(model_dir, threads)
         self._final = final or self._model
         self.load_seconds = time.perf_counter() - started
-        self._final_seconds: deque[float] = deque(maxlen=4)  # how long the last final decodes took
+        self._final_seconds: deque[tuple[float, float]] = deque(maxlen=4)  # (audio seconds, seconds taken) of the last final decodes
         self.model_path = str(model_dir)
         self.model_name = model_name if final_dir is None else f"{model_name} + {Path(final_dir).name}"
 
@@ -322,9 +323,13 @@ class WhisperEngine(SpeechEngine):
                                                     int(window * PARTIAL_TOKENS_PER_SECOND), 3)
         return "" if is_not_speech(no_speech, score) else text
 
-    def expected_final_seconds(self) -> float | None:
-        """How long a final decode is expected to take on this machine now (None: none measured yet)."""
-        return max(self._final_seconds) * FINAL_MARGIN if self._final_seconds else None
+    def expected_final_seconds(self, audio_seconds: float) -> float | None:
+        """How long a final decode of `audio_seconds` of audio is expected to take on this machine now,
+        from the last few (None: none measured yet)."""
+        if not self._final_seconds:
+            return None
+        return FINAL_MARGIN * max(taken * (FINAL_FIXED_SECONDS + audio_seconds) / (FINAL_FIXED_SECONDS + length)
+                                  for length, taken in self._final_seconds)
 
     def decode_words(self, audio: np.ndarray, context: str | None = None) -> list[Word]:
         """The final decode of one utterance, with word timings; `context` primes the decoder.
@@ -339,7 +344,7 @@ class WhisperEngine(SpeechEngine):
                     words.append(Word(text, float(w.start), float(w.end), float(w.probability)))
         give_back_free_memory()
         if len(audio) >= SAMPLE_RATE // 10:
-            self._final_seconds.append(time.monotonic() - started)
+            self._final_seconds.append((len(audio) / SAMPLE_RATE, time.monotonic() - started))
         return without_inventions(words, list(SileroStream().accept(audio)), FRAME_SECONDS, question=context)
 
     def transcribe(self, samples: np.ndarray, chunk_seconds: float = 0.5) -> list[Transcript]:

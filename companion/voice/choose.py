@@ -14,21 +14,30 @@ from companion.voice.espeak import PREFIX as ESPEAK, EspeakVoice
 FALLBACK = "en-us"  # the espeak-ng voice that stands in for a Piper voice
 
 
+def _named(chosen: str) -> tuple[str, piper.PiperVoiceInfo | None]:
+    """What a voice setting names: ("piper", its voice), ("no-piper", None) for a Piper name that is no
+    voice here, or ("espeak", None)."""
+    wanted = chosen.strip().lower()
+    info = piper.VOICES.get(wanted.removeprefix(piper.PREFIX))
+    if info is not None:
+        return "piper", info
+    return ("no-piper" if wanted.startswith(piper.PREFIX) else "espeak"), None
+
+
 def open_voice(settings: VoiceSettings, notify: Notify | None = None) -> Voice:
     """The voice the settings name, checked to be able to start (before any device is opened)."""
-    wanted = settings.voice.strip().lower()
-    name = wanted.removeprefix(piper.PREFIX)
-    if name in piper.VOICES:
+    kind, info = _named(settings.voice)
+    if info is not None:
         fallback = EspeakVoice(replace(settings, voice=ESPEAK + FALLBACK))
         try:
-            voice = piper.PiperVoice(piper.VOICES[name], settings)
+            voice = piper.PiperVoice(info, settings)
         except CompanionError as e:
             if notify is not None:
                 notify(f"{e.message}, so Companion speaks with espeak-ng ({fallback.name}) instead; {e.hint}")
             return fallback
         voice.fallback, voice.notify = fallback, notify
         return voice
-    if wanted.startswith(piper.PREFIX):
+    if kind == "no-piper":
         raise CompanionError(f"there is no Piper voice called '{settings.voice}'",
                              f"Piper voices here: {', '.join(piper.VOICES)} (`companion voices` lists every voice)")
     voice = EspeakVoice(settings)
@@ -38,17 +47,17 @@ def open_voice(settings: VoiceSettings, notify: Notify | None = None) -> Voice:
 
 def speaking_voice(chosen: str) -> tuple[str, CompanionError | None]:
     """The name of the voice that speaks when `chosen` is the voice setting (as `all_voices` names
-    it), and why that is not the chosen one (None when it is). The rule of `open_voice`, checking a
+    it), and why that is not the chosen one (None when it is): `open_voice`'s choice, checking a
     Piper voice's files without loading its model."""
+    kind, info = _named(chosen)
     wanted = chosen.strip().lower()
-    name = wanted.removeprefix(piper.PREFIX)
-    if name in piper.VOICES:
+    if info is not None:
         try:
-            piper.voice_files(piper.VOICES[name])
+            piper.voice_files(info)
         except CompanionError as e:
             return ESPEAK + FALLBACK, e
-        return name, None
-    if wanted.startswith(piper.PREFIX):
+        return info.name, None
+    if kind == "no-piper":
         return wanted, None  # no such voice: nothing listed speaks
     return ESPEAK + (wanted.removeprefix(ESPEAK) or FALLBACK), None
 
