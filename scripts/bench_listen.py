@@ -1,10 +1,10 @@
 #!/usr/bin/env python3
 """The wake-word listener (`companion listen`) while it waits, wakes and hears a request.
 
-Everything goes through `companion.listen.wake.WakeDetector` with the embedded Whisper tiny.en, as the
-listener builds it (`wake_detector`: a decode with nothing given, and a second one told the name may
-be there when the first word was close to it), fed 16 kHz audio in the microphone's own blocks (MIC_BLOCK, 20 ms) faster than
-real time: the same code as live, minus the device (PortAudio capture is not counted anywhere).
+Everything goes through `companion.listen.wake.WakeDetector` with the embedded Whisper tiny.en, as
+the listener builds it (`wake_detector`: a decode with nothing given, and a second one told the name
+may be there when the first word was close to it), fed 16 kHz audio in the microphone's own blocks
+(MIC_BLOCK, 20 ms) faster than real time: the same code as live, minus the device (PortAudio capture is not counted anywhere).
 
   * CPU while waiting: process CPU time (every thread) spent in `WakeDetector.accept` per second of
     audio fed, as a percentage of one core, (a) in a quiet room (a fan far off, about -60 dBFS) and
@@ -652,7 +652,9 @@ def main(argv: list[str] | None = None) -> int:
         result["memory"] = memory(args.memory_seconds, home)
     engine = models.load(models.embedded_model())
     wake = wake_detector(engine)
-    wake.decode(np.zeros(RATE, np.float32))  # the first decode is slower: not counted
+    wake.decode(np.zeros(RATE, np.float32))  # the first decodes are slower: not counted
+    if wake.decode_near is not None:
+        wake.decode_near(np.zeros(RATE, np.float32))
     voices = Voices(home)
     if args.quiet_seconds:
         log(f"quiet room: {args.quiet_seconds:g} s ...")

@@ -54,7 +54,8 @@ class Heard:
 def window_text(engine: SpeechEngine, phrases: list[str] | None = None) -> Callable[[np.ndarray], str]:
     """A quick decode of a short window (the wake check): Whisper's command decoder with no phrases
     given (nothing biases it toward the name), or any engine's own recognizer. With `phrases`, they
-    are given to Whisper as the text before the window (the second check of a near name)."""
+    are given to Whisper as the text before the window (the second check of a near name); other
+    engines decode as without them."""
     decode_command = getattr(engine, "decode_command", None)
     if decode_command is not None:
         return lambda audio: " ".join(w.word for w in decode_command(audio, phrases))
@@ -62,15 +63,16 @@ def window_text(engine: SpeechEngine, phrases: list[str] | None = None) -> Calla
 
 
 def wake_detector(engine: SpeechEngine, name: str = "companion") -> WakeDetector:
-    """The listener's wake check on `engine`: a decode with nothing given, and a second decode told
-    the name may be there when the first word was close to it."""
-    return WakeDetector(window_text(engine), name, decode_near=window_text(engine, near_name_phrases(name)))
+    """The listener's wake check on `engine`: a decode with nothing given, and (Whisper) a second
+    decode told the name may be there when the first word was close to it."""
+    near = window_text(engine, near_name_phrases(name)) if hasattr(engine, "decode_command") else None
+    return WakeDetector(window_text(engine), name, decode_near=near)
 
 
 def near_name_phrases(name: str) -> list[str]:
     """What a person says when calling Companion: given to Whisper when a first word was close to the name."""
-    called = name.strip().title()
-    return [called, f"Hey {called}", f"{called}, help me ground", f"{called}, I want to check in"]
+    spoken = name.strip().title()
+    return [spoken, f"Hey {spoken}", f"{spoken}, help me ground", f"{spoken}, I want to check in"]
 
 
 REQUEST_HINT = ("Companion, help me ground. Breathe with me for five minutes. Box breathing. Hand on my chest. "

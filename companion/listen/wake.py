@@ -1,5 +1,6 @@
 """Waiting for the wake name: voice-activity detection first, then one quick decode of the start of
-each voiced segment, checked for the name. Nothing is kept: the samples of a segment live only until
+each voiced segment, checked for the name (and, when its first word is only close to the name, a
+second decode told the name may be there). Nothing is kept: the samples of a segment live only until
 it is checked or ends, and a segment without the name is dropped.
 
 Other voices that never pause (a TV, a busy room) keep the voice detector in one long segment, so
@@ -234,8 +235,9 @@ class RequestSound:
 
 class WakeDetector:
     """Calls `decode` on the first WAKE_WINDOW seconds of each voiced segment, once, and on the first
-    WAKE_WINDOW seconds after each louder voice that begins inside one; reports `Called` when those
-    words begin with the wake name."""
+    WAKE_WINDOW seconds after each louder voice that begins inside one (and `decode_near` on such a
+    window when its first word is close to the name); reports `Called` when those words begin with
+    the wake name."""
 
     def __init__(self, decode: Callable[[np.ndarray], str], name: str = "companion",
                  segmenter: Segmenter | None = None, decode_near: Callable[[np.ndarray], str] | None = None) -> None:

@@ -329,7 +329,7 @@ class WhisperEngine(SpeechEngine):
         if not self._final_seconds:
             return None
         return FINAL_MARGIN * max(taken * (FINAL_FIXED_SECONDS + audio_seconds) / (FINAL_FIXED_SECONDS + length)
-                                  for length, taken in self._final_seconds)
+                                  for length, taken in tuple(self._final_seconds))
 
     def decode_words(self, audio: np.ndarray, context: str | None = None) -> list[Word]:
         """The final decode of one utterance, with word timings; `context` primes the decoder.
@@ -343,9 +343,10 @@ class WhisperEngine(SpeechEngine):
                 if text:
                     words.append(Word(text, float(w.start), float(w.end), float(w.probability)))
         give_back_free_memory()
+        kept = without_inventions(words, list(SileroStream().accept(audio)), FRAME_SECONDS, question=context)
         if len(audio) >= SAMPLE_RATE // 10:
             self._final_seconds.append((len(audio) / SAMPLE_RATE, time.monotonic() - started))
-        return without_inventions(words, list(SileroStream().accept(audio)), FRAME_SECONDS, question=context)
+        return kept
 
     def transcribe(self, samples: np.ndarray, chunk_seconds: float = 0.5) -> list[Transcript]:
         """A whole recording at once: Whisper's own long-form decoding is better than cutting it."""
