@@ -4,7 +4,8 @@
 Everything goes through `companion.listen.wake.WakeDetector` with the embedded Whisper tiny.en, as
 the listener builds it (`wake_detector`: a decode with nothing given, and a second one told the name
 may be there when the first word was close to it), fed 16 kHz audio in the microphone's own blocks
-(MIC_BLOCK, 20 ms) faster than real time: the same code as live, minus the device (PortAudio capture is not counted anywhere).
+(MIC_BLOCK, 20 ms) faster than real time: the same code as live, minus the device (PortAudio
+capture is not counted anywhere).
 
   * CPU while waiting: process CPU time (every thread) spent in `WakeDetector.accept` per second of
     audio fed, as a percentage of one core, (a) in a quiet room (a fan far off, about -60 dBFS) and
