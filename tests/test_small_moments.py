@@ -396,7 +396,7 @@ def test_a_practice_named_while_the_list_is_read_is_chosen(companion_env, tmp_pa
     run = drive_command(virtual_audio, ["ground", "--minutes", "0.5", "--cues", "tones"],
                         [("Which practice would you like?", name, 2.5)], companion_env, timeout=150)
     assert run.returncode == 0, (run.stdout, run.stderr)
-    assert "  A hand on the chest" in run.stdout
+    assert "  A hand on the chest" in run.stdout, run.stdout
     with Store.open() as store:
         from companion.practice.records import list_runs
 
