@@ -54,14 +54,26 @@ def sounds_like_name(heard: str, name: str) -> bool:
         words = words[1:]
     if len(words) != 1 or len(name.split()) != 1:
         return False
-    return _alike(words[0], "".join(_LETTERS.findall(name.lower())))
+    return _alike(words[0], _letters(name))
 
 
-def _alike(word: str, wanted: str) -> bool:
-    if not word or not wanted or word[0] != wanted[0] or abs(len(word) - len(wanted)) > 2:
+def _letters(text: str) -> str:
+    return "".join(_LETTERS.findall(text.lower()))
+
+
+def _alike(word: str, wanted: str, likeness: float = ALONE_LIKENESS, length_slack: int | None = 2) -> bool:
+    """Whether `word` is `wanted` misspelt: the same first letter, letters this alike (0 to 1), and
+    (unless `length_slack` is None) a length at most that far from it."""
+    if not word or not wanted or word[0] != wanted[0]:
         return False
-    return difflib.SequenceMatcher(None, word, wanted).ratio() >= ALONE_LIKENESS
+    if length_slack is not None and abs(len(word) - len(wanted)) > length_slack:
+        return False
+    return difflib.SequenceMatcher(None, word, wanted).ratio() >= likeness
 
+
+def _a_request(rest: str, name: str) -> bool:
+    """Whether `rest` asks Companion for something it understands ("never mind" asks for nothing)."""
+    return understand(rest, name).intent not in ("unknown", "cancel")
 
 
 def addressed_by_a_near_name(heard: str, name: str) -> str | None:
@@ -73,7 +85,7 @@ def addressed_by_a_near_name(heard: str, name: str) -> str | None:
     found = re.match(r"\s*(?:(?:hey|hi|okay|ok|oh|um|uh|a)[\s,.!-]+)?([A-Za-z'-]+)\s*([,.!?]?)\s*(\S.*)$", heard, re.I)
     if not found or len(name.split()) != 1:
         return None
-    if not _alike("".join(_LETTERS.findall(found.group(1).lower())), "".join(_LETTERS.findall(name.lower()))):
+    if not _alike(_letters(found.group(1)), _letters(name)):
         return None
     rest = found.group(3).strip(" ,.;:!?")
     if not rest:
@@ -83,7 +95,8 @@ def addressed_by_a_near_name(heard: str, name: str) -> str | None:
         return rest
     if not found.group(2) and not opens_a_request:
         return None
-    return rest if understand(rest, name).intent not in ("unknown", "cancel") else None
+    return rest if _a_request(rest, name) else None
+
 
 def begins_near_the_name(heard: str, name: str) -> bool:
     """Whether the first word (after a greeting) is close to the name in its letters: worth a second
@@ -91,10 +104,9 @@ def begins_near_the_name(heard: str, name: str) -> bool:
     words = _LETTERS.findall(heard.lower())
     if len(words) >= 2 and words[0] in GREETINGS:
         words = words[1:]
-    wanted = "".join(_LETTERS.findall(name.lower()))
-    if not words or not wanted or len(name.split()) != 1 or words[0][0] != wanted[0]:
+    if not words or len(name.split()) != 1:
         return False
-    return difflib.SequenceMatcher(None, words[0], wanted).ratio() >= NEAR_LIKENESS
+    return _alike(words[0], _letters(name), NEAR_LIKENESS, length_slack=None)
 
 
 def confirmed(heard: str, name: str, pause: bool) -> str | None:
@@ -103,7 +115,7 @@ def confirmed(heard: str, name: str, pause: bool) -> str | None:
     rest = called(heard, name)
     if rest is None or (rest == "" and not pause):
         return None
-    if rest and understand(rest, name).intent in ("unknown", "cancel"):
+    if rest and not _a_request(rest, name):
         return None
     return rest
 
