@@ -93,6 +93,27 @@ def test_speech_is_found_in_the_room(kind, snr):
     assert len(found) <= 2  # one answer, perhaps with a pause in it, not cut into pieces
 
 
+def test_an_answer_ends_when_other_voices_go_on_after_a_quiet_moment():
+    """Other people talk on after the answer, and the room was quieter than usual for a moment just
+    before it: that moment is not taken for the room's level (which would make every louder passage
+    of the other voices a voice, and the answer would never end)."""
+    samples, _ = speech(1)
+    _, offset = rooms_span(samples)
+    room = noise("babble", 30.0, 10.0)
+    room[: int(0.6 * 16000)] *= 0.5  # the other voices 6 dB quieter for 0.6 s
+    lead = int(1.5 * 16000)
+    audio = room.copy()
+    audio[lead : lead + len(samples)] += samples
+    detector, ended = VoiceDetector(), None
+    for i in range(0, len(audio), 800):
+        detector.accept(audio[i : i + 800])
+        if detector.last_voice_time is not None and detector.silence_for() >= 2.5:
+            ended = detector.now
+            break
+    assert ended is not None, "the other voices held the answer open"
+    assert ended - (1.5 + offset) <= 3.5, ended - (1.5 + offset)
+
+
 def rooms_span(samples: np.ndarray, frame: int = 480) -> tuple[float, float]:
     """Where the clip's voice begins and ends (frames within 20 dB of its loudest; the room tone of
     the recording is further down)."""

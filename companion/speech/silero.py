@@ -107,6 +107,7 @@ class DetectorConfig:
     floor_window: int = 156  # frames (5 s) over which the level of the room is estimated
     floor_percentile: float = 50.0  # the room's usual level (a fan's, the next room's voices)
     floor_rise_db_per_s: float = 2.0  # how fast the room's level may rise (a long answer cannot lift it)
+    learn_seconds: float = 2.0  # the room's level is learnt this long before a voice can hold it still
 
 
 class VoiceDetector(VoiceSegments):
@@ -117,6 +118,7 @@ class VoiceDetector(VoiceSegments):
 
     def __init__(self, config: DetectorConfig | None = None, model: SileroModel | None = None) -> None:
         self.config = config or DetectorConfig()
+        self._learn_frames = round(self.config.learn_seconds / FRAME_SECONDS)
         self._stream = SileroStream(model)
         self._levels: collections.deque[float] = collections.deque(maxlen=self.config.floor_window)
         self._pending = np.zeros(0, np.float32)
@@ -139,7 +141,9 @@ class VoiceDetector(VoiceSegments):
         c = self.config
         for i, prob in enumerate(probs):  # one per frame of `buf`: the stream buffers the same samples
             level = EnergyVad.level_db(buf[i * FRAME : (i + 1) * FRAME])
-            if not (self.in_speech and self.silence_for() < 0.5):  # the room, not the person speaking
+            # the room's level, held still while the person speaks; learnt from whatever is heard at first
+            # (held from a guess made in a quiet moment, other voices would count as voice for good)
+            if self.frames < self._learn_frames or not (self.in_speech and self.silence_for() < 0.5):
                 self._update_floor(level)
             self.frames += 1
             now = self.frames * FRAME_SECONDS
