@@ -71,6 +71,7 @@ TABLE: list[tuple[str, Request]] = [
     # a ripple, with its words said in the same breath or not
     ("Companion, I noticed I didn't apologise today", R("ripple", text="I didn't apologise today")),
     ("I noticed something", R("ripple")),
+    ("I noticed something. And", R("ripple")),  # trailing off: the ripple is still to come
     ("note a ripple", R("ripple")),
     ("Companion, I noticed I breathed more slowly at work.", R("ripple", text="I breathed more slowly at work")),
     ("I noticed that I said no to my sister", R("ripple", text="I said no to my sister")),

@@ -342,6 +342,8 @@ def _at_start(heard: _Heard) -> Request | None:
         if _starts_with(heard.words, after, (("that",),)) and after + 1 < len(heard.words):
             after += 1
         rest = tuple(heard.words[after:])
+        while rest and rest[-1] in g.words["dangling"]:  # "I noticed something, and..." (the rest is to come)
+            rest = rest[:-1]
         empty = not rest or rest in g.phrases["ripple.placeholders"]
         return Request("ripple", text=None if empty else heard.text_after(after))
     feeling = _starts_with(heard.words, after, g.phrases["checkin.feeling"]) or _starts_with(
