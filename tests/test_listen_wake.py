@@ -83,6 +83,9 @@ def test_a_first_word_close_to_the_name_is_decoded_again_and_believed_only_as_a_
     assert begins_near_the_name("Comparing and help me ground.", "companion")
     assert begins_near_the_name("Campania, El B-D", "companion")
     assert begins_near_the_name("Hey Comparian", "companion")
+    assert begins_near_the_name("They can paniums.", "companion")  # "Hey Companion" over other voices
+    assert begins_near_the_name("They compare the entire...", "companion")
+    assert not begins_near_the_name("They came home late.", "companion")
     assert not begins_near_the_name("The river was calm.", "companion")
     assert not begins_near_the_name("Carrots and peas.", "companion")
     assert confirmed("Companion, help me ground.", "companion", pause=False) == "help me ground"

@@ -42,6 +42,7 @@ ALREADY_OPEN = 0.25  # seconds: a segment opened this soon after listening began
 REQUEST_OPENINGS = ("i", "i'm", "i've", "help", "please", "can", "could", "let's", "breathe", "check",
                     "stop")  # words a request to Companion begins with ("Comparing, I want to check")
 GREETINGS = ("hey", "hi", "okay", "ok", "k", "oh", "um", "uh", "a")  # before the name ("Hey" is often heard as "A")
+NEAR_GREETINGS = (*GREETINGS, "they")  # over other voices, a sound of theirs before "Hey" makes it "They"
 
 
 def sounds_like_name(heard: str, name: str) -> bool:
@@ -99,14 +100,17 @@ def addressed_by_a_near_name(heard: str, name: str) -> str | None:
 
 
 def begins_near_the_name(heard: str, name: str) -> bool:
-    """Whether the first word (after a greeting) is close to the name in its letters: worth a second
-    decode told that the name may be there ("Comparing and help me ground", "Campania, help me")."""
+    """Whether the first word (after a greeting), or the name's length of letters from it, is close
+    to the name: worth a second decode told that the name may be there ("Comparing and help me
+    ground", "Campania, help me", and over other voices "They can paniums" for "Hey Companion")."""
     words = _LETTERS.findall(heard.lower())
-    if len(words) >= 2 and words[0] in GREETINGS:
+    if len(words) >= 2 and words[0] in NEAR_GREETINGS:
         words = words[1:]
     if not words or len(name.split()) != 1:
         return False
-    return _alike(words[0], _letters(name), NEAR_LIKENESS, length_slack=None)
+    wanted = _letters(name)
+    return (_alike(words[0], wanted, NEAR_LIKENESS, length_slack=None)
+            or _alike("".join(words)[: len(wanted)], wanted, NEAR_LIKENESS, length_slack=None))
 
 
 def confirmed(heard: str, name: str, pause: bool) -> str | None:
