@@ -50,9 +50,6 @@ FINAL_MARGIN = 1.25  # the expected time of a final decode: the slowest of the l
 FINAL_FIXED_SECONDS = 10.0  # a final decode costs about as much as this many seconds of audio before its length counts (the encoder's 30-s window)
 PARTIAL_MARGIN = 1.0  # seconds of quiet after the audio in a partial's window (the encoder sees only what it needs)
 PARTIAL_TOKENS_PER_SECOND = 6  # ample for speech (about 3 words a second), short of a loop's worth
-FINAL_TOKENS_PER_SECOND = 8  # a final decode's tokens, timestamps among them: ample for fast speech...
-FINAL_TOKENS_FIXED = 12  # ...plus these (a short utterance); a decode looping on noise stops there
-FINAL_MAX_TOKENS = 200  # and never more (with a context of at most 223 tokens, within Whisper's 448)
 
 
 class WhisperRecognizer(Recognizer):
@@ -340,9 +337,7 @@ class WhisperEngine(SpeechEngine):
         left out (companion.speech.hallucination)."""
         started = time.monotonic()
         words: list[Word] = []
-        tokens = min(FINAL_MAX_TOKENS, int(FINAL_TOKENS_FIXED + FINAL_TOKENS_PER_SECOND * len(audio) / SAMPLE_RATE))
-        for segment in self._segments(audio, final=True, beam_size=5, word_timestamps=True, initial_prompt=context,
-                                      max_new_tokens=tokens):
+        for segment in self._segments(audio, final=True, beam_size=5, word_timestamps=True, initial_prompt=context):
             for w in segment.words or []:
                 text = w.word.strip()
                 if text:
