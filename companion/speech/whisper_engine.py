@@ -50,6 +50,9 @@ FINAL_MARGIN = 1.25  # the expected time of a final decode: the slowest of the l
 FINAL_FIXED_SECONDS = 10.0  # a final decode costs about as much as this many seconds of audio before its length counts (the encoder's 30-s window)
 PARTIAL_MARGIN = 1.0  # seconds of quiet after the audio in a partial's window (the encoder sees only what it needs)
 PARTIAL_TOKENS_PER_SECOND = 6  # ample for speech (about 3 words a second), short of a loop's worth
+FINAL_BEAM = 5
+FALLBACK_SAMPLES = 2  # candidates sampled when a final decode falls back to a higher temperature (the library's 5
+# held a working copy each: over other voices, where it falls back most, 200 MB more at once instead of 127, same words)
 
 
 class WhisperRecognizer(Recognizer):
@@ -337,7 +340,8 @@ class WhisperEngine(SpeechEngine):
         left out (companion.speech.hallucination)."""
         started = time.monotonic()
         words: list[Word] = []
-        for segment in self._segments(audio, final=True, beam_size=5, word_timestamps=True, initial_prompt=context):
+        for segment in self._segments(audio, final=True, beam_size=FINAL_BEAM, best_of=FALLBACK_SAMPLES,
+                                      word_timestamps=True, initial_prompt=context):
             for w in segment.words or []:
                 text = w.word.strip()
                 if text:
@@ -352,7 +356,8 @@ class WhisperEngine(SpeechEngine):
         """A whole recording at once: Whisper's own long-form decoding is better than cutting it."""
         samples = samples.astype(np.float32, copy=False)
         segments, _ = self._final.transcribe(
-            samples, language="en", beam_size=5, word_timestamps=True, vad_filter=True, condition_on_previous_text=False
+            samples, language="en", beam_size=FINAL_BEAM, best_of=FALLBACK_SAMPLES, word_timestamps=True, vad_filter=True,
+            condition_on_previous_text=False,
         )
         probabilities = list(SileroStream().accept(samples))
         out: list[Transcript] = []
