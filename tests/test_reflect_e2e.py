@@ -117,7 +117,7 @@ def test_reflect_with_human_speech(virtual_audio, companion_env, tmp_path, whisp
     assert "Your reflection is saved" in run.stdout
 
 
-def test_silence_skips_a_question_and_i_am_done_ends(virtual_audio, companion_env, tmp_path):
+def test_silence_skips_a_question_and_i_am_done_ends(virtual_audio, companion_env, tmp_path, whisper):
     # "I'm done" after a pause of its own (0.6 s), as the control-word rule asks: espeak's pause
     # between sentences is at its edge, and Whisper may write the two as one sentence
     first = espeak_wav('I feel calmer than this morning. <break time="600ms"/> I\'m done.', tmp_path / "done.wav", ssml=True)
@@ -133,9 +133,18 @@ def test_silence_skips_a_question_and_i_am_done_ends(virtual_audio, companion_en
     assert "done" not in normalize_words(entries[0]["text"])
 
     # a silent sitting: every question passes after --wait, nothing is stored, the closing is gentle
+    recording = virtual_audio.record_speaker(tmp_path / "second-sitting.wav")
     run = drive_reflection(virtual_audio, [], ["--silence", "2", "--wait", "2"], companion_env)
+    speaker_wav = recording.stop()
     assert run.returncode == 0 and len(run.listening_at) == 3
     assert "Nothing was recorded this time" in run.stdout
+    # its greeting was rendered already, so it was said as the speaker opened, before the rest was
+    # ready: the opening is still heard whole and once, "Hello." first
+    samples, rate = sf.read(str(speaker_wav), dtype="float32")
+    opening_end = run.listening_at[0] - recording.started_at
+    heard = normalize_words(" ".join(t.text for t in whisper.transcribe(samples[: int(opening_end * rate)])))
+    assert heard[:1] == ["hello"] and heard.count("hello") == 1, heard
+    assert missing_word_rate("Let's take a few quiet minutes with what came up in your session", " ".join(heard)) <= 0.2, heard
     with Store.open() as store:
         assert len(store.list_entries()) == 1
 

@@ -437,7 +437,7 @@ def whisper():
 @pytest.mark.audio
 def test_a_narrow_terminal_wraps_what_companion_says_at_words(companion_env, companion_home, virtual_audio):
     """The opening and a long question in a 44-column terminal: every line fits, no word is cut in two."""
-    from companion.reflect.flow import OPENING, how_many_questions
+    from companion.reflect.opening import OPENING, how_many_questions
 
     question = "What sensations or emotions are still with me, right now, as you sit here?"
     screen = run_in_terminal(["reflect", "--prompt", question, "--wait", "2", "--silence", "2", "--no-crisis-note"],

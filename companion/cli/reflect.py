@@ -35,12 +35,8 @@ def reflect(no_crisis_note: bool, **options) -> None:
     Say "next" to move on, "skip" to pass a question, or "I'm done" to finish; said on their own,
     those words are not kept in the text. Saying nothing simply moves on.
     """
-    from companion.audio.capture import Microphone
     from companion.audio.playback import Speaker
-    from companion.reflect.flow import Reflection
-    from companion.speech.base import LoadingEngine
-    from companion.store.database import Store
-    from companion.terminal import Terminal
+    from companion.reflect.opening import greet, phrases
 
     if no_crisis_note:
         os.environ["COMPANION_CRISIS_NOTE"] = "0"  # read by companion.understand.crisis for this run
@@ -48,13 +44,22 @@ def reflect(no_crisis_note: bool, **options) -> None:
         typed_text(prompt, "the question given with --prompt", limit=1000, nothing="nothing was recorded")
     settings = settings_for(config.ALL, **options)
     voice = voice_for(settings)
-    voice.prepare(Reflection.phrases(settings))  # the opening first, while the devices open; then the voice lets its model go
+    voice.prepare(phrases(settings))  # the opening first, while the devices open; then the voice lets its model go
     engine = None
     try:
-        with Store.open() as store, Microphone(settings.input_device) as mic, Speaker(settings.output_device) as speaker:
-            engine = load_engine(settings, background=voice.wait_ready)  # loads while the opening is spoken
-            Reflection(store, engine, mic, speaker, voice, settings, Terminal()).run()
+        with Speaker(settings.output_device) as speaker:
+            greeting = greet(voice, speaker, settings)  # the first word at once; the rest opens while it is heard
+            from companion.audio.capture import Microphone
+            from companion.reflect.flow import Reflection
+            from companion.store.database import Store
+            from companion.terminal import Terminal
+
+            with Store.open() as store, Microphone(settings.input_device) as mic:
+                engine = load_engine(settings, background=voice.wait_ready)  # loads while the opening is spoken
+                Reflection(store, engine, mic, speaker, voice, settings, Terminal()).run(greeting)
     finally:  # nothing left running in the background when the process ends, however it ends
+        from companion.speech.base import LoadingEngine
+
         voice.settle()
         if isinstance(engine, LoadingEngine):
             engine.settle()

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
+import time
 from datetime import datetime, timedelta
 
 from companion.audio.capture import Microphone
-from companion.audio.playback import Speaker
+from companion.audio.playback import Clip, Speaker
 from companion.audio.wavfile import join_recordings
 from companion.config import Settings
 from companion.conversation.answer import (  # noqa: F401 (ECHO_GUARD, TRAILING_KEEP re-exported)
@@ -24,35 +25,20 @@ from companion.conversation.recovery import recover, recovered_line
 from companion.errors import StorageError
 from companion.events import Word
 from companion.paths import data_dir, ensure_private_dir
+from companion.reflect.opening import (
+    CLOSING_EMPTY,
+    CLOSING_SAVED,
+    opening_for,
+    phrases,
+    spoken_parts,
+)
 from companion.speech.base import SpeechEngine
 from companion.store.database import Store
 from companion.store.pending import Pending, clear_pending
 from companion.store.sessions import session_for
 from companion.terminal import Terminal
-from companion.understand.crisis import CRISIS_NOTE, crisis_note_enabled, crisis_note_for
+from companion.understand.crisis import crisis_note_enabled, crisis_note_for
 from companion.voice.base import Voice
-
-
-def how_many_questions(n: int) -> str:
-    words = ["no", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten"]
-    count = words[n] if n < len(words) else str(n)
-    return f"{count} short question" + ("" if n == 1 else "s")
-
-
-OPENING = (
-    "Hello. Let's take a few quiet minutes with what came up in your session. "
-    "I'll ask {count}. Answer in your own words. "
-    "When you have finished, a pause is enough, or say next."
-)
-CLOSING_SAVED = "Thank you. Your reflection is saved. You can read it back any time with companion list."
-CLOSING_EMPTY = "Nothing was recorded this time, and that's okay. You can come back whenever you like."
-
-
-def spoken_parts(opening: str) -> list[str]:
-    """The opening as it is said: its short greeting, then the rest. On a first start the greeting
-    is rendered in a moment and the rest is rendered while it is heard."""
-    greeting, _, rest = opening.partition(" ")
-    return [greeting, rest] if greeting.endswith(".") and rest else [opening]
 
 
 GOES_ON_BEFORE = 0.5  # speaking over the first half of a question goes on with the last answer
@@ -71,23 +57,28 @@ class Reflection:
     @staticmethod
     def phrases(settings: Settings) -> list[str]:
         """What a reflection may say, in order: the opening, the questions, the closings, the crisis note."""
-        opening = OPENING.format(count=how_many_questions(len(settings.prompts)))
-        return [*spoken_parts(opening), *settings.prompts, CLOSING_SAVED, CLOSING_EMPTY, CRISIS_NOTE]
+        return phrases(settings)
 
     def speak(self, text: str) -> None:
         speak(self.voice, self.speaker, self.mic, text)
 
-    def run(self) -> int:
-        """Run the reflection; returns the number of answers stored.
+    def run(self, greeting: Clip | None = None) -> int:
+        """Run the reflection; returns the number of answers stored. `greeting`: the opening's greeting,
+        already playing (`companion.reflect.opening.greet`); the rest of the opening follows it.
 
         If the person speaks while a question is being asked, Companion stops and listens: early in
         the question, what they say goes on their last answer (they were not done) and the question
         is asked again; later in it, it is the beginning of the answer to this question."""
         prompts = self.settings.prompts
-        opening = OPENING.format(count=how_many_questions(len(prompts)))
+        opening = opening_for(self.settings)
         self.voice.prepare(self.phrases(self.settings))  # ready before they are asked (nothing to do when the command began it)
         self.ui.say(opening)
-        for part in spoken_parts(opening):
+        parts = spoken_parts(opening)
+        if greeting is not None:
+            self.speaker.wait(greeting)
+            time.sleep(ECHO_GUARD)
+            parts = parts[1:]
+        for part in parts:
             speak_listening(self.voice, self.speaker, self.mic, part, self.gate, learn=True)
         self.recover()
         session_id = session_for(self.store)
