@@ -8,6 +8,7 @@ the private PulseAudio server's speaker (first sound on the virtual speaker's mo
 from __future__ import annotations
 
 import argparse
+import compileall
 import json
 import os
 import statistics
@@ -54,6 +55,9 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
+    # Python keeps each module compiled after a first start; where writing that is turned off
+    # (PYTHONDONTWRITEBYTECODE), every start would compile Companion's code again
+    compileall.compile_dir(str(REPO / "companion"), quiet=1)
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         with VirtualAudio(work / "pulse") as audio:
