@@ -187,8 +187,9 @@ def whole_files(clips, conditions) -> dict:
                 inventions += invented(text, hyp)
                 started = time.perf_counter()
                 segments, _ = second._final.transcribe(x, language="en")
+                plain = " ".join(s.text for s in segments)  # decoded as the segments are read
                 seconds["plain_base"] += time.perf_counter() - started
-                rows["plain_base"].append((text, " ".join(s.text for s in segments)))
+                rows["plain_base"].append((text, plain))
         out[name] = {method: {"wer": wer_of(pairs), "rtf": seconds[method] / audio, "utterances": len(pairs)}
                      for method, pairs in rows.items()}
         out[name]["import"]["invented"] = inventions
