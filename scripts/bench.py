@@ -61,7 +61,8 @@ G_RTF, G_RTF_LOADED = 0.5, 1.0
 G_EOS_S = 1.5
 G_SILENCE_MS = 300.0
 G_ONSET_MS, G_ONSET_MINUTES, G_DRIFT_MS = 20.0, 10.0, 5.0
-G_STARTUP_S = 1.5
+G_STARTUP_S = 1.5  # the first start, when the voice renders its phrases
+G_STARTUP_WARM_S = 0.5  # later starts, from the voice's cache
 G_STORAGE_SIZES = (10_000, 100_000)  # storage sizes measured side by side
 G_PAGE_MEDIAN_MS, G_PAGE_WORST_MS = 15.0, 30.0  # a page of search results, at 100,000 entries
 G_LIST_MS = 50.0  # `companion list` as shown by default
@@ -82,7 +83,7 @@ GOALS_TEXT = [
                           "every command acted on."),
     ("Cue-onset error", f"≤ {G_ONSET_MS:.0f} ms worst over a {G_ONSET_MINUTES:.0f}-minute practice, and no drift: the median "
                         f"error of the last third of the cues within {G_DRIFT_MS:.0f} ms of the first third's."),
-    ("Startup", f"≤ {G_STARTUP_S} s from launching `companion reflect` to the first spoken word, first run and later runs."),
+    ("Startup", f"from launching `companion reflect` to the first spoken word: ≤ {G_STARTUP_S} s on a first run, ≤ {G_STARTUP_WARM_S} s on later runs."),
     ("Search", f"a page of results in ≤ {G_PAGE_MEDIAN_MS:.0f} ms median and ≤ {G_PAGE_WORST_MS:.0f} ms worst at "
                f"{G_STORAGE_SIZES[-1]:,} entries (ten years of daily use)."),
     ("List, review", f"`companion list` as shown by default in ≤ {G_LIST_MS:.0f} ms; opening the store and the review's "
@@ -780,10 +781,11 @@ def startup_rows(run: Run | None) -> list[Row]:
     med, worst = d.get("startup_warm_median_s"), d.get("startup_warm_worst_s")
     if med is not None:
         runs = run.extra.get("runs")
-        ok = med <= G_STARTUP_S and (worst is None or worst <= G_STARTUP_S)
+        ok = med <= G_STARTUP_WARM_S and (worst is None or worst <= G_STARTUP_WARM_S)
         res = f"median {med:.2f} s" + (f", worst {worst:.2f} s" if worst is not None else "")
-        rows.append(Row("Startup → first spoken word", f"`companion reflect`, later runs ({runs} run{'s' if runs != 1 else ''})", res, goal,
-                        "yes" if ok else "no", "" if ok else f"Later starts took {res} to the first spoken word, above {G_STARTUP_S} s."))
+        rows.append(Row("Startup → first spoken word", f"`companion reflect`, later runs ({runs} run{'s' if runs != 1 else ''})", res,
+                        f"≤ {G_STARTUP_WARM_S} s", "yes" if ok else "no",
+                        "" if ok else f"Later starts took {res} to the first spoken word, above {G_STARTUP_WARM_S} s."))
     return rows or [missing("Startup → first spoken word", "`companion reflect`", goal, "the startup benchmark's JSON had none of the expected keys.")]
 
 
