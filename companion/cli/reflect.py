@@ -35,6 +35,7 @@ def reflect(no_crisis_note: bool, **options) -> None:
     Say "next" to move on, "skip" to pass a question, or "I'm done" to finish; said on their own,
     those words are not kept in the text. Saying nothing simply moves on.
     """
+    from companion.audio.capture import Microphone
     from companion.audio.playback import Speaker
     from companion.reflect.opening import greet, phrases
 
@@ -47,14 +48,14 @@ def reflect(no_crisis_note: bool, **options) -> None:
     voice.prepare(phrases(settings))  # the opening first, while the devices open; then the voice lets its model go
     engine = None
     try:
+        mic = Microphone(settings.input_device)  # found now (a reflection without one is told so first), opened later
         with Speaker(settings.output_device) as speaker:
             greeting = greet(voice, speaker, settings)  # the first word at once; the rest opens while it is heard
-            from companion.audio.capture import Microphone
             from companion.reflect.flow import Reflection
             from companion.store.database import Store
             from companion.terminal import Terminal
 
-            with Store.open() as store, Microphone(settings.input_device) as mic:
+            with Store.open() as store, mic:
                 engine = load_engine(settings, background=voice.wait_ready)  # loads while the opening is spoken
                 Reflection(store, engine, mic, speaker, voice, settings, Terminal()).run(greeting)
     finally:  # nothing left running in the background when the process ends, however it ends
