@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from companion.audio.capture import Microphone
-from companion.audio.playback import Speaker
+from companion.audio.playback import Clip, Speaker
 from companion.audio.wavfile import GrowingWav
 from companion.errors import CompanionError, DeviceError, Stopped, StorageError
 from companion.events import SAMPLE_RATE, AudioChunk, Partial, Transcript, Word
@@ -63,7 +63,13 @@ def speak(voice: Voice, speaker: Speaker, mic: Microphone | None, text: str) -> 
         samples, rate = voice.render(text)
     except StorageError:
         return
-    speaker.wait(speaker.play(samples, rate))
+    finish_speaking(speaker, mic, speaker.play(samples, rate))
+
+
+def finish_speaking(speaker: Speaker, mic: Microphone | None, clip: Clip) -> None:
+    """Wait until `clip` has left the speaker, let the room settle, then drop what the microphone
+    heard meanwhile (Companion's own voice)."""
+    speaker.wait(clip)
     time.sleep(ECHO_GUARD)
     if mic is not None:
         mic.drain()
@@ -140,9 +146,7 @@ def speak_listening(voice: Voice, speaker: Speaker, mic: Microphone, text: str, 
             began = chunk.end - len(pending) / SAMPLE_RATE - (len(window) - first) * frame_seconds - PRE_ROLL
             lead = [c for c in recent if c.end > began]
             return Heard(lead, clip.position / max(1, len(clip.samples)))
-    speaker.wait(clip)
-    time.sleep(ECHO_GUARD)
-    mic.drain()
+    finish_speaking(speaker, mic, clip)
     if learn:
         gate.learn(levels)
     return None

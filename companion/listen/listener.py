@@ -286,8 +286,9 @@ class Listener:
 
     def reflect(self) -> None:
         from companion.reflect.flow import Reflection
+        from companion.reflect.opening import phrases
 
-        self.voice.prepare(Reflection.phrases(self.settings))  # the opening first, before the model loads
+        self.voice.prepare(phrases(self.settings))  # the opening first, before the model loads
         engine = self.final_engine()
         try:
             Reflection(self.store, engine, self.mic, self.speaker, self.voice, self.settings, self.ui).run()

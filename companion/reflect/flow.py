@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
-import time
 from datetime import datetime, timedelta
 
 from companion.audio.capture import Microphone
@@ -16,6 +15,7 @@ from companion.conversation.answer import (  # noqa: F401 (ECHO_GUARD, TRAILING_
     TRAILING_KEEP,
     Answer,
     Interruption,
+    finish_speaking,
     kept_so_far,
     record_answer,
     speak,
@@ -54,11 +54,6 @@ class Reflection:
         self.voice, self.settings, self.ui = voice, settings, ui
         self.gate = Interruption()
 
-    @staticmethod
-    def phrases(settings: Settings) -> list[str]:
-        """What a reflection may say, in order: the opening, the questions, the closings, the crisis note."""
-        return phrases(settings)
-
     def speak(self, text: str) -> None:
         speak(self.voice, self.speaker, self.mic, text)
 
@@ -71,12 +66,11 @@ class Reflection:
         is asked again; later in it, it is the beginning of the answer to this question."""
         prompts = self.settings.prompts
         opening = opening_for(self.settings)
-        self.voice.prepare(self.phrases(self.settings))  # ready before they are asked (nothing to do when the command began it)
+        self.voice.prepare(phrases(self.settings))  # ready before they are asked (nothing to do when the command began it)
         self.ui.say(opening)
         parts = spoken_parts(opening)
         if greeting is not None:
-            self.speaker.wait(greeting)
-            time.sleep(ECHO_GUARD)
+            finish_speaking(self.speaker, self.mic, greeting)
             parts = parts[1:]
         for part in parts:
             speak_listening(self.voice, self.speaker, self.mic, part, self.gate, learn=True)
