@@ -192,7 +192,7 @@ def levelled(x: np.ndarray, rms: float = TARGET_RMS) -> np.ndarray:
 def background(kind: str | None, seconds: float, snr_db: float | None, offset: int = 0) -> np.ndarray:
     """`seconds` of room sound: the quiet room (a fan at QUIET_DBFS) or fan/babble `snr_db` under
     TARGET_RMS speech."""
-    n = int(seconds * RATE)
+    n = round(seconds * RATE)  # a length given as samples / RATE comes back whole
     if kind is None:
         noise, level = _noise("fan"), 10 ** (QUIET_DBFS / 20)
     else:
