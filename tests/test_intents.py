@@ -22,6 +22,8 @@ TABLE: list[tuple[str, Request]] = [
     ("I'm back from therapy and I want to reflect on it", R("reflect")),
     # a practice by name
     ("Companion, help me ground.", R("practice")),
+    ("Companion, help me grounds.", R("practice")),  # as Whisper writes "help me ground" over other voices
+    ("Help me grounded.", R("practice")),  # not a check-in saying "grounded"
     ("breathe with me", R("practice")),
     ("Could you breathe with me for a bit?", R("practice")),
     ("hand on my chest", R("practice", "hand-on-chest")),
