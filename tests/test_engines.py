@@ -222,3 +222,15 @@ def test_model_choice(tmp_path, monkeypatch, vosk_ko):
     assert chosen.engine == "vosk"
     with pytest.raises(models.ModelError, match="is a vosk model"):
         models.choose("whisper", vosk_ko.model_path)
+
+
+def test_whisper_scores_how_likely_a_window_begins_with_the_name(whisper, tmp_path):
+    from companion.listen.listener import name_openings
+    from companion.listen.wake import NAME_SCORE
+
+    openings = name_openings("companion")
+    called = whisper.opening_score(load16k(espeak_wav("Hey Companion.", tmp_path / "a.wav")), openings)
+    other = whisper.opening_score(load16k(espeak_wav("The river was calm this morning.", tmp_path / "b.wav")), openings)
+    near = whisper.opening_score(load16k(espeak_wav("Come on in, the door is open.", tmp_path / "c.wav")), openings)
+    assert called >= NAME_SCORE > max(other, near), (called, other, near)
+    assert whisper.opening_score(np.zeros(800, np.float32), openings) == float("-inf")  # too short to say anything

@@ -298,3 +298,50 @@ def test_in_a_quiet_room_the_request_still_ends_with_its_segment(tmp_path):
     request = detector.request_after_acknowledgement()
     audio, ended_at = _fed_until_request_ended(request, reply, 0)
     assert request.louder is None and abs(ended_at - (0.8 + len(said) / SAMPLE_RATE + END_GAP)) <= 0.4
+
+
+def test_hey_as_heard_over_other_voices_still_greets_the_name():
+    from companion.listen.wake import opens_like_hey
+
+    for heard in ("Take companion", "They're companions.", "Pay Companion", "Hei compalian", "Fake companion"):
+        assert sounds_like_name(heard, "companion"), heard
+    assert not sounds_like_name("The companion.", "companion")  # "the" is no greeting
+    assert not sounds_like_name("Take care.", "companion")
+    assert opens_like_hey("Take a party.") and opens_like_hey("They can pay them.")
+    assert not opens_like_hey("The river was calm.") and not opens_like_hey("They went home after a long day at work.")
+
+
+def test_a_second_decode_close_to_the_name_or_the_name_twice_counts_when_said_alone():
+    from companion.listen.wake import confirmed
+
+    assert confirmed("Compadiant.", "companion", pause=True) == ""
+    assert confirmed("Companion. Compandion,", "companion", pause=True) == ""
+    assert confirmed("Compadiant.", "companion", pause=False) is None
+    assert confirmed("Companion. Compandion,", "companion", pause=False) is None
+    assert confirmed("Companion, the weather.", "companion", pause=True) is None
+
+
+def test_the_name_misheard_twice_wakes_only_when_the_recognizer_finds_it_likely(tmp_path):
+    from companion.listen.wake import NAME_SCORE
+
+    said = load16k(espeak_wav("Hey Companion.", tmp_path / "a.wav"))
+    quiet = np.zeros(SAMPLE_RATE, np.float32)
+    stream = np.concatenate([quiet, said, quiet])
+    for first, score, woken, asked in (("Take a party.", NAME_SCORE + 1.0, True, True),
+                                       ("Take a party.", NAME_SCORE - 1.0, False, True),
+                                       ("The weather is nice.", NAME_SCORE + 1.0, False, False)):
+        scored: list[int] = []
+        detector = WakeDetector(lambda audio: first, "companion", decode_near=lambda audio: first,
+                                name_score=lambda audio: scored.append(len(audio)) or score)
+        call = next((c for i in range(0, len(stream), 320) if (c := detector.accept(stream[i:i + 320]))), None)
+        assert (call is not None) == woken and bool(scored) == asked, (first, score, call)
+        if woken:
+            assert call.rest == "" and call.pause
+
+
+def test_a_request_after_a_misheard_name_is_found_only_when_it_is_understood():
+    from companion.listen.wake import _request_after_a_misheard_name as after
+
+    assert after("Compan years, help me ground.", "companion") == "help me ground"
+    assert after("Hey Campanion, I want to check in.", "companion") == "I want to check in"
+    assert after("They can pay the rent.", "companion") is None

@@ -63,10 +63,18 @@ def window_text(engine: SpeechEngine, phrases: list[str] | None = None) -> Calla
 
 
 def wake_detector(engine: SpeechEngine, name: str = "companion") -> WakeDetector:
-    """The listener's wake check on `engine`: a decode with nothing given, and (Whisper) a second
-    decode told the name may be there when the first word was close to it."""
+    """The listener's wake check on `engine`: a decode with nothing given, and (Whisper) when the
+    name may be there, a second decode told so, and how likely the window begins with the name."""
     near = window_text(engine, near_name_phrases(name)) if hasattr(engine, "decode_command") else None
-    return WakeDetector(window_text(engine), name, decode_near=near)
+    openings = name_openings(name)
+    score = (lambda audio: engine.opening_score(audio, openings)) if hasattr(engine, "opening_score") else None
+    return WakeDetector(window_text(engine), name, decode_near=near, name_score=score)
+
+
+def name_openings(name: str) -> list[str]:
+    """How a call to Companion begins, as Whisper writes it: asked of a window where the name may be."""
+    spoken, lower = name.strip().title(), name.strip().lower()
+    return [spoken, lower, f"Hey {spoken}", f"Hey {lower}", f"hey {lower}", f"Hey, {spoken}", f"A {lower}"]
 
 
 def near_name_phrases(name: str) -> list[str]:

@@ -1,7 +1,9 @@
 """Waiting for the wake name: voice-activity detection first, then one quick decode of the start of
-each voiced segment, checked for the name (and, when its first word is only close to the name, a
-second decode told the name may be there). Nothing is kept: the samples of a segment live only until
-it is checked or ends, and a segment without the name is dropped.
+each voiced segment, checked for the name. Where the name may be there but was not spelt (a first
+word close to it, "Hey" as it is heard over other voices, or a request with nothing before it), a
+second decode is told the name may be there, and if that does not spell it either, the recognizer is
+asked how likely the window begins with the name. Nothing is kept: the samples of a segment live
+only until it is checked or ends, and a segment without the name is dropped.
 
 Other voices that never pause (a TV, a busy room) keep the voice detector in one long segment, so
 the start of the person's words is found another way too: inside a segment, a voice clearly louder
@@ -31,6 +33,7 @@ WAKE_WINDOW = 2.0  # seconds from the start of a segment that are checked for th
 PRE_ROLL = 0.3  # seconds kept before the detected start of the voice
 END_GAP = 0.8  # seconds of quiet that end a segment (a request said in one breath with the name)
 LONGEST = 15.0  # seconds: a request is a sentence or two; a longer segment ends here
+NAME_SCORE = -4.5  # the least mean log-probability of the name at a window's start (Whisper's, told the words) to wake
 ALONE_LIKENESS = 0.7  # a word said alone is the name when its letters are this alike (0 to 1)
 NEAR_LIKENESS = 0.55  # a first word this alike to the name is decoded again, told the name may be there
 _LETTERS = re.compile(r"[a-z]+")
@@ -42,7 +45,16 @@ ALREADY_OPEN = 0.25  # seconds: a segment opened this soon after listening began
 REQUEST_OPENINGS = ("i", "i'm", "i've", "help", "please", "can", "could", "let's", "breathe", "check",
                     "stop")  # words a request to Companion begins with ("Comparing, I want to check")
 GREETINGS = ("hey", "hi", "okay", "ok", "k", "oh", "um", "uh", "a")  # before the name ("Hey" is often heard as "A")
-NEAR_GREETINGS = (*GREETINGS, "they")  # over other voices, a sound of theirs before "Hey" makes it "They"
+HEY_HEARD = re.compile(r"(?:th|[a-z])?(?:ey|ay|ei|ae|ake)(?:'re)?")
+""""Hey" as it is heard over other voices: "Hei", "Pay", "They" (a sound of theirs before it), or
+"Take" (the name's first sound joined to it: "Take companion")."""
+_WORDS = re.compile(r"[a-z]+(?:'[a-z]+)?")
+
+
+def _greeting(word: str) -> bool:
+    """Whether `word` (lower case) is a greeting or hesitation before the name, or "Hey" as heard over
+    other voices."""
+    return word in GREETINGS or HEY_HEARD.fullmatch(word) is not None
 
 
 def sounds_like_name(heard: str, name: str) -> bool:
@@ -50,12 +62,12 @@ def sounds_like_name(heard: str, name: str) -> bool:
     it, with a greeting or a hesitation before it: Whisper tiny writes a lone "Companion" as
     "Comparian" or "Compagnion", while inside a sentence it spells it right. Only a word said alone
     is judged this way; a sentence must begin with the name itself (`called`)."""
-    words = _LETTERS.findall(heard.lower())
-    if len(words) == 2 and words[0] in GREETINGS:
+    words = _WORDS.findall(heard.lower())
+    if len(words) == 2 and _greeting(words[0]):
         words = words[1:]
     if len(words) != 1 or len(name.split()) != 1:
         return False
-    return _alike(words[0], _letters(name))
+    return _alike(_letters(words[0]), _letters(name))
 
 
 def _letters(text: str) -> str:
@@ -103,25 +115,56 @@ def begins_near_the_name(heard: str, name: str) -> bool:
     """Whether the first word (after a greeting), or the name's length of letters from it, is close
     to the name: worth a second decode told that the name may be there ("Comparing and help me
     ground", "Campania, help me", and over other voices "They can paniums" for "Hey Companion")."""
-    words = _LETTERS.findall(heard.lower())
-    if len(words) >= 2 and words[0] in NEAR_GREETINGS:
+    words = _WORDS.findall(heard.lower())
+    if len(words) >= 2 and _greeting(words[0]):
         words = words[1:]
     if not words or len(name.split()) != 1:
         return False
     wanted = _letters(name)
-    return (_alike(words[0], wanted, NEAR_LIKENESS, length_slack=None)
-            or _alike("".join(words)[: len(wanted)], wanted, NEAR_LIKENESS, length_slack=None))
+    letters = [_letters(w) for w in words]
+    return (_alike(letters[0], wanted, NEAR_LIKENESS, length_slack=None)
+            or _alike("".join(letters)[: len(wanted)], wanted, NEAR_LIKENESS, length_slack=None))
+
+
+def opens_like_hey(heard: str) -> bool:
+    """Whether a short utterance said alone begins with "Hey" as it is heard over other voices
+    ("Take a party." for "Hey Companion."): worth a second decode told the name may be there."""
+    words = _WORDS.findall(heard.lower())
+    return 1 <= len(words) <= 5 and HEY_HEARD.fullmatch(words[0]) is not None
 
 
 def confirmed(heard: str, name: str, pause: bool) -> str | None:
     """The request after the name in a second decode (one told the name may be there): only the name
     spelt right counts, said alone before a pause or followed by a request Companion understands."""
     rest = called(heard, name)
+    if pause and (rest is None and sounds_like_name(heard, name) or rest and _only_the_name(rest, name)):
+        return ""  # said alone, and heard close to the name twice (or the name, then its echo: "Companion. Compandion,")
     if rest is None or (rest == "" and not pause):
         return None
     if rest and not _a_request(rest, name):
         return None
     return rest
+
+
+def _only_the_name(text: str, name: str) -> bool:
+    """Whether `text` is nothing but the name again, misspelt: a short decode told the name may be
+    there can write it twice ("Companion. Compandion,")."""
+    words = _WORDS.findall(text.lower())
+    return bool(words) and all(_alike(_letters(w), _letters(name), NEAR_LIKENESS, length_slack=None) for w in words)
+
+
+def _request_after_a_misheard_name(heard: str, name: str) -> str | None:
+    """The request after the name as a free decode misspelt it in one to three words (after a
+    greeting), when a request Companion understands follows ("Compan years, help me ground")."""
+    words = heard.split()
+    start = 1 if len(words) > 1 and _greeting(_letters(words[0])) else 0
+    set_apart = next((n for n in (1, 2, 3) if words[start + n - 1:start + n]
+                      and words[start + n - 1].endswith((",", ".", "!", "?"))), None)  # "Compan years, help me"
+    for length in (set_apart,) if set_apart else (1, 2, 3):
+        rest = " ".join(words[start + length:]).strip(" ,.;:!?")
+        if rest and _a_request(rest, name):
+            return rest
+    return None
 
 
 @dataclass(frozen=True)
@@ -256,10 +299,13 @@ class WakeDetector:
     the wake name."""
 
     def __init__(self, decode: Callable[[np.ndarray], str], name: str = "companion",
-                 segmenter: Segmenter | None = None, decode_near: Callable[[np.ndarray], str] | None = None) -> None:
+                 segmenter: Segmenter | None = None, decode_near: Callable[[np.ndarray], str] | None = None,
+                 name_score: Callable[[np.ndarray], float] | None = None) -> None:
         """`decode_near`: a second decode of a window whose first word is close to the name, told that
-        the name may be there (it is believed only as `confirmed` allows)."""
-        self.decode, self.name, self.decode_near = decode, name, decode_near
+        the name may be there (it is believed only as `confirmed` allows). `name_score`: how likely the
+        recognizer finds it that such a window begins with the name (a mean log-probability), asked
+        when neither decode spelt it; NAME_SCORE or more wakes."""
+        self.decode, self.name, self.decode_near, self.name_score = decode, name, decode_near, name_score
         self.segmenter = segmenter or Segmenter()
         self.louder = LouderVoice()
         self.checks = 0  # decodes made (a measure of the cost of waiting)
@@ -313,10 +359,16 @@ class WakeDetector:
             rest = ""
         if rest is None:
             rest = addressed_by_a_near_name(heard, self.name)
-        if rest is None and self.decode_near is not None and begins_near_the_name(heard, self.name):
+        near = rest is None and (begins_near_the_name(heard, self.name) or (pause and opens_like_hey(heard))
+                                 or _a_request(heard, self.name))  # the name may be there, or swallowed before a request
+        if near and self.decode_near is not None:
             self.checks += 1
             heard = self.decode_near(window)
             rest = confirmed(heard, self.name, pause)
+        if near and rest is None and self.name_score is not None:
+            self.checks += 1
+            if self.name_score(window) >= NAME_SCORE:
+                rest = "" if pause else _request_after_a_misheard_name(heard, self.name)
         if rest is None:
             return None
         return Called(at, heard, rest, pause, began, over_db)

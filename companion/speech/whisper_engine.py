@@ -268,6 +268,7 @@ class WhisperEngine(SpeechEngine):
         seconds = min(len(audio) / SAMPLE_RATE, COMMAND_WINDOW)
         text, score, _ = self._short_decode(audio[-int(COMMAND_WINDOW * SAMPLE_RATE):], COMMAND_WINDOW,
                                             self._command_prompt(tuple(phrases or ())), COMMAND_MAX_TOKENS, 1)
+        give_back_free_memory()  # a listener waits between such decodes for hours: its memory stays low
         conf = float(np.exp(score))
         pieces = text.split()
         if not pieces:
@@ -275,17 +276,47 @@ class WhisperEngine(SpeechEngine):
         step = seconds / len(pieces)
         return [Word(w, i * step, (i + 1) * step, conf) for i, w in enumerate(pieces)]
 
+    def opening_score(self, audio: np.ndarray, openings: list[str]) -> float:
+        """How likely Whisper finds it that the words in `audio` begin with one of `openings` (the best
+        of them): the mean log-probability of its tokens as the first text, the audio's encoding on a
+        COMMAND_WINDOW-second window. Asks whether a name is there even when a free decode spelt it
+        otherwise ("They can party in" for "Hey Companion" over other voices)."""
+        if len(audio) < SAMPLE_RATE // 10 or not openings:
+            return float("-inf")
+        encoded, frames = self._encode_window(audio[-int(COMMAND_WINDOW * SAMPLE_RATE):], COMMAND_WINDOW)
+        start = self._command_prompt(())
+        best = float("-inf")
+        for tokens in self._opening_tokens(tuple(openings)):
+            probabilities = self._model.model.align(encoded, start, [tokens], frames)[0].text_token_probs
+            best = max(best, float(np.mean(np.log(np.maximum(probabilities[: len(tokens)], 1e-12)))))
+        give_back_free_memory()
+        return best
+
+    def _opening_tokens(self, openings: tuple[str, ...]) -> list[list[int]]:
+        cache = self.__dict__.setdefault("_openings", {})
+        if openings not in cache:
+            cache[openings] = [self._model.hf_tokenizer.encode(" " + text.strip(), add_special_tokens=False).ids
+                               for text in openings]
+        return cache[openings]
+
+    def _encode_window(self, audio: np.ndarray, window: float):
+        """The encoder's output for `audio` (at most `window` seconds, padded to it) and its frames of
+        audio that are not padding."""
+        import ctranslate2
+
+        n = int(window * SAMPLE_RATE)
+        heard = min(len(audio), n)
+        audio = np.pad(audio[:n].astype(np.float32, copy=False), (0, n - heard))
+        hop = self._model.feature_extractor.hop_length
+        features = self._model.feature_extractor(audio)[:, : n // hop]
+        encoded = self._model.model.encode(ctranslate2.StorageView.from_array(np.ascontiguousarray(features[None])))
+        return encoded, max(1, heard // hop)
+
     def _short_decode(self, audio: np.ndarray, window: float, prompt: list[int], max_tokens: int,
                       no_repeat: int) -> tuple[str, float, float]:
         """Greedy decode of `audio` (at most `window` seconds) with the encoder on a `window`-second
         window; returns the text, its mean log-probability per token and the no-speech probability."""
-        import ctranslate2
-
-        n = int(window * SAMPLE_RATE)
-        audio = np.pad(audio[:n].astype(np.float32, copy=False), (0, max(0, n - len(audio))))
-        frames = n // self._model.feature_extractor.hop_length
-        features = self._model.feature_extractor(audio)[:, :frames]
-        encoded = self._model.model.encode(ctranslate2.StorageView.from_array(np.ascontiguousarray(features[None])))
+        encoded, _ = self._encode_window(audio, window)
         result = self._model.model.generate(
             encoded, [prompt], beam_size=1, max_length=len(prompt) + max_tokens, return_scores=True,
             return_no_speech_prob=True, suppress_blank=True, no_repeat_ngram_size=no_repeat,
