@@ -151,6 +151,21 @@ def test_stock_phrases_are_kept_only_when_said_clearly():
     assert len(kept) == 8  # inside a sentence of one's own, "thank you" is the person's
 
 
+def test_an_unsure_stock_phrase_is_kept_when_said_as_loud_as_the_rest():
+    voiced = [0.95] * int(6 / FRAME_SECONDS)
+
+    def heard(goodbye_conf: float, goodbye_db: float) -> list[str]:
+        said = words("Goodbye.", conf=goodbye_conf) + words("Thank you for trying it out.", start=0.6)
+        levels = {id(w): (goodbye_db if w.word == "Goodbye." else -26.0) for w in said}
+        return [w.word for w in hallucination.without_inventions(said, voiced, FRAME_SECONDS, levels=levels)]
+
+    assert heard(0.3, -26.5)[0] == "Goodbye."  # unsure, but as loud as the person's other words
+    assert heard(0.3, -34.0)[0] == "Thank"  # quieter: another voice in the room, or none
+    assert heard(0.05, -26.0)[0] == "Thank"  # a guess
+    alone = words("Thank you.", conf=0.3)  # nothing else said: how loud the person speaks is not known
+    assert hallucination.without_inventions(alone, voiced, FRAME_SECONDS, levels={id(w): -26.0 for w in alone}) == []
+
+
 def test_the_question_never_comes_back_as_the_answer():
     voiced = [0.95] * int(8 / FRAME_SECONDS)
     echo = words("Question 7. Question 7. Question 7.")

@@ -6,8 +6,9 @@ transcript (pure: words and the voice-activity probabilities of their audio in, 
   little either side) must reach `MIN_SUPPORT`. Whisper's "Thank you." on the quiet after an
   answer has no voice under it.
 - Whisper's stock phrases ("Thank you.", "See you next time.", "Bye.", "Thanks for watching."), or
-  their beginnings as a sentence of their own ("Thank"), are kept only when said clearly: strong voice under every word and confident words. Said over noise
-  by nobody, they go.
+  their beginnings as a sentence of their own ("Thank"), are kept only when said clearly: strong
+  voice under every word, and confident words or words as loud as the person's other words (a said
+  "Goodbye." can be decoded unsure). Said over noise or other voices by nobody, they go.
 - A decoded segment Whisper itself thinks is not speech (a high no-speech probability) is dropped
   unless its text is likely (`is_not_speech`): Whisper's own rule, and a stricter one for very
   sure no-speech, where noise decoded with temperature fallback gives a lone "the".
@@ -17,13 +18,18 @@ transcript (pure: words and the voice-activity probabilities of their audio in, 
 
 from __future__ import annotations
 
+import numpy as np
+
 from companion.events import Word
 from companion.textnorm import normalize_words
 
 MIN_SUPPORT = 0.3  # the least speech probability under a word for it to have been said
 SLACK = 0.12  # seconds either side of a word where its voice may be (timings are approximate)
 STOCK_SUPPORT = 0.7  # a stock phrase is kept only with this much voice under each of its words...
-STOCK_CONFIDENCE = 0.5  # ...and words this confident (a said "Goodbye." can be 0.52)
+STOCK_CONFIDENCE = 0.5  # ...and words this confident (a said "Goodbye." can be 0.52)...
+STOCK_LEVEL_DB = 3.0  # ...or as loud as the person's other words, within this (a said "Goodbye." decoded at 0.28)...
+STOCK_LEAST_CONFIDENCE = 0.2  # ...and not a guess (a lone "Thank" on an answer's last breath: 0.01)
+STOCK_LEVEL_WORDS = 3  # the person's words needed to know how loud they speak
 STOCK_PHRASES = {
     tuple(normalize_words(p)) for p in (
         "thank you", "thank you very much", "thanks", "thanks for watching", "thank you for watching",
@@ -64,20 +70,47 @@ def sentences(words: list[Word]) -> list[list[Word]]:
     return [s for s in out if s]
 
 
+def word_levels(samples: np.ndarray, words: list[Word], rate: int, offset: float = 0.0) -> dict[int, float]:
+    """Each word's level (mean power in dB over its time), by `id` of the word; `samples` begin at
+    `offset` seconds of the word timings' clock."""
+    levels = {}
+    for w in words:
+        first = max(0, int((w.start - offset) * rate))
+        piece = samples[first:max(first + rate // 100, int((w.end - offset) * rate))]
+        levels[id(w)] = 10.0 * float(np.log10(np.mean(np.square(piece, dtype=np.float64)) + 1e-12)) if len(piece) else -120.0
+    return levels
+
+
+def speaking_level(groups: list[list[Word]], levels: dict[int, float]) -> float | None:
+    """How loud the person speaks: the median level of the words outside stock phrases, in each
+    group of words (a decoded segment); None with fewer than STOCK_LEVEL_WORDS of them."""
+    own = [levels[id(w)] for words in groups for sentence in sentences(words) for w in sentence
+           if tuple(normalize_words(" ".join(w.word for w in sentence))) not in STOCK_BEGINNINGS and id(w) in levels]
+    return float(np.median(own)) if len(own) >= STOCK_LEVEL_WORDS else None
+
+
 def without_inventions(words: list[Word], probabilities: list[float] | None, frame_seconds: float,
-                       offset: float = 0.0, question: str | None = None) -> list[Word]:
-    """`words` without what was not said (see the module docstring)."""
+                       offset: float = 0.0, question: str | None = None,
+                       levels: dict[int, float] | None = None, usual: float | None = None) -> list[Word]:
+    """`words` without what was not said (see the module docstring). `levels`: each word's level
+    (`word_levels`), to keep a stock phrase said as loud as the person's other words (`usual`, their
+    `speaking_level`; from `words` when not given)."""
     probabilities = probabilities or []
     kept = [w for w in words if support(w, probabilities, frame_seconds, offset) >= MIN_SUPPORT] if probabilities else list(words)
+    split = sentences(kept)
+    keys = [tuple(normalize_words(" ".join(w.word for w in sentence))) for sentence in split]
+    if usual is None and levels:
+        usual = speaking_level([kept], levels)
     out: list[Word] = []
-    for sentence in sentences(kept):
-        key = tuple(normalize_words(" ".join(w.word for w in sentence)))
+    for sentence, key in zip(split, keys):
         if not key:
             continue
         if key in STOCK_BEGINNINGS:
-            clear = all(support(w, probabilities, frame_seconds, offset) >= STOCK_SUPPORT for w in sentence) \
-                and min(w.conf for w in sentence) >= STOCK_CONFIDENCE
-            if not clear or not probabilities:
+            voiced = all(support(w, probabilities, frame_seconds, offset) >= STOCK_SUPPORT for w in sentence)
+            sure = min(w.conf for w in sentence) >= STOCK_CONFIDENCE
+            as_loud = usual is not None and levels is not None and min(w.conf for w in sentence) >= STOCK_LEAST_CONFIDENCE \
+                and all(levels.get(id(w), -120.0) >= usual - STOCK_LEVEL_DB for w in sentence)
+            if not probabilities or not voiced or not (sure or as_loud):
                 continue
         out.extend(sentence)
     out = _without_question(out, question)

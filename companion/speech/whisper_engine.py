@@ -26,7 +26,7 @@ from companion.events import (
 )
 from companion.native_libs import give_back_free_memory, map_large_allocations_apart
 from companion.speech.base import Recognizer, SpeechEngine, join_words
-from companion.speech.hallucination import is_not_speech, without_inventions
+from companion.speech.hallucination import is_not_speech, speaking_level, without_inventions, word_levels
 from companion.speech.silero import FRAME_SECONDS, SileroStream, VoiceDetector
 from companion.speech.vad import EnergyVad
 from companion.textnorm import normalize_words
@@ -49,6 +49,8 @@ FINAL_LATE_ALLOWANCE = 0.5  # seconds a final text may come after the caller's d
 FINAL_MARGIN = 1.25  # the expected time of a final decode: the slowest of the last few, times this
 FINAL_FIXED_SECONDS = 10.0  # a final decode costs about as much as this many seconds of audio before its length counts (the encoder's 30-s window)
 PARTIAL_MARGIN = 1.0  # seconds of quiet after the audio in a partial's window (the encoder sees only what it needs)
+IMPORT_SPEECH_PAD_MS = 800  # a recording's voiced stretches are decoded with this much of the room either side
+# (faster-whisper's 400 clipped first and last sounds under a fan: "Story" for "Sorry", "filing" for "file name")
 PARTIAL_TOKENS_PER_SECOND = 6  # ample for speech (about 3 words a second), short of a loop's worth
 FINAL_BEAM = 5
 FALLBACK_SAMPLES = 2  # candidates sampled when a final decode falls back to a higher temperature (the library's 5
@@ -378,7 +380,8 @@ class WhisperEngine(SpeechEngine):
                 if text:
                     words.append(Word(text, float(w.start), float(w.end), float(w.probability)))
         give_back_free_memory()
-        kept = without_inventions(words, list(SileroStream().accept(audio)), FRAME_SECONDS, question=context)
+        kept = without_inventions(words, list(SileroStream().accept(audio)), FRAME_SECONDS, question=context,
+                                  levels=word_levels(audio, words, SAMPLE_RATE))
         if len(audio) >= SAMPLE_RATE // 10:
             self._final_seconds.append((len(audio) / SAMPLE_RATE, time.monotonic() - started))
         return kept
@@ -388,15 +391,16 @@ class WhisperEngine(SpeechEngine):
         samples = samples.astype(np.float32, copy=False)
         segments, _ = self._final.transcribe(
             samples, language="en", beam_size=FINAL_BEAM, best_of=FALLBACK_SAMPLES, word_timestamps=True, vad_filter=True,
-            condition_on_previous_text=False,
+            vad_parameters={"speech_pad_ms": IMPORT_SPEECH_PAD_MS}, condition_on_previous_text=False,
         )
         probabilities = list(SileroStream().accept(samples))
+        decoded = [[Word(w.word.strip(), float(w.start), float(w.end), float(w.probability)) for w in s.words or [] if w.word.strip()]
+                   for s in segments if not is_not_speech(s.no_speech_prob, s.avg_logprob)]
+        levels = word_levels(samples, [w for words in decoded for w in words], SAMPLE_RATE)
+        usual = speaking_level(decoded, levels)
         out: list[Transcript] = []
-        for s in segments:
-            if is_not_speech(s.no_speech_prob, s.avg_logprob):
-                continue
-            words = [Word(w.word.strip(), float(w.start), float(w.end), float(w.probability)) for w in s.words or [] if w.word.strip()]
-            words = without_inventions(words, probabilities, FRAME_SECONDS)
+        for words in decoded:
+            words = without_inventions(words, probabilities, FRAME_SECONDS, levels=levels, usual=usual)
             if words:
                 out.append(Transcript(join_words(words), words, words[0].start, words[-1].end))
         return out
