@@ -632,7 +632,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true", help="JSON on stdout (the table on stderr)")
     parser.add_argument("--minutes", type=float, default=30.0, help="minutes of speech without the name (default 30)")
     parser.add_argument("--quiet-seconds", type=float, default=300.0, help="seconds of a quiet room (default 300)")
-    parser.add_argument("--tries", type=int, default=48, help="tries of the name (default 48)")
+    parser.add_argument("--tries", type=int, default=96, help="tries of the name (default 96: every voice, phrase and background once together)")
     parser.add_argument("--requests", type=int, default=50, help="spoken requests (default 50, at most 50)")
     parser.add_argument("--babble-requests", type=int, default=10, help="requests said with the name over babble (default 10)")
     parser.add_argument("--memory-seconds", type=float, default=60.0, help="audio fed in the memory run (0: none)")

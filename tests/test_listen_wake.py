@@ -307,7 +307,7 @@ def test_hey_as_heard_over_other_voices_still_greets_the_name():
         assert sounds_like_name(heard, "companion"), heard
     assert not sounds_like_name("The companion.", "companion")  # "the" is no greeting
     assert not sounds_like_name("Take care.", "companion")
-    assert opens_like_hey("Take a party.") and opens_like_hey("They can pay them.")
+    assert opens_like_hey("Take a party.") and opens_like_hey("They can pay them.") and opens_like_hey("A.")
     assert not opens_like_hey("The river was calm.") and not opens_like_hey("They went home after a long day at work.")
 
 
