@@ -84,8 +84,9 @@ def word_levels(samples: np.ndarray, words: list[Word], rate: int, offset: float
 def speaking_level(groups: list[list[Word]], levels: dict[int, float]) -> float | None:
     """How loud the person speaks: the median level of the words outside stock phrases, in each
     group of words (a decoded segment); None with fewer than STOCK_LEVEL_WORDS of them."""
-    own = [levels[id(w)] for words in groups for sentence in sentences(words) for w in sentence
-           if tuple(normalize_words(" ".join(w.word for w in sentence))) not in STOCK_BEGINNINGS and id(w) in levels]
+    own = [levels[id(w)] for words in groups for sentence in sentences(words)
+           if tuple(normalize_words(" ".join(said.word for said in sentence))) not in STOCK_BEGINNINGS
+           for w in sentence if id(w) in levels]
     return float(np.median(own)) if len(own) >= STOCK_LEVEL_WORDS else None
 
 
