@@ -74,6 +74,8 @@ TABLE: list[tuple[str, Request]] = [
     ("Companion, I noticed I didn't apologise today", R("ripple", text="I didn't apologise today")),
     ("I noticed something", R("ripple")),
     ("I noticed something. And", R("ripple")),  # trailing off: the ripple is still to come
+    ("Companion, I noticed something. Time.", R("ripple")),  # one stray word a short decode added: still to come
+    ("I noticed something. I was calm at work.", R("ripple", text="something. I was calm at work")),
     ("note a ripple", R("ripple")),
     ("Companion, I noticed I breathed more slowly at work.", R("ripple", text="I breathed more slowly at work")),
     ("I noticed that I said no to my sister", R("ripple", text="I said no to my sister")),

@@ -270,7 +270,6 @@ class WhisperEngine(SpeechEngine):
         seconds = min(len(audio) / SAMPLE_RATE, COMMAND_WINDOW)
         text, score, _ = self._short_decode(audio[-int(COMMAND_WINDOW * SAMPLE_RATE):], COMMAND_WINDOW,
                                             self._command_prompt(tuple(phrases or ())), COMMAND_MAX_TOKENS, 1)
-        give_back_free_memory()  # a listener waits between such decodes for hours: its memory stays low
         conf = float(np.exp(score))
         pieces = text.split()
         if not pieces:

@@ -344,6 +344,10 @@ def _at_start(heard: _Heard) -> Request | None:
         rest = tuple(heard.words[after:])
         while rest and rest[-1] in g.words["dangling"]:  # "I noticed something, and..." (the rest is to come)
             rest = rest[:-1]
+        for held in g.phrases["ripple.placeholders"]:  # "I noticed something. Time": one stray word after it,
+            n = len(held)                               # as a short decode adds, is not the ripple
+            if rest[:n] == held and len(rest) == n + 1 and heard.clause[after + n] != heard.clause[after + n - 1]:
+                rest = held
         empty = not rest or rest in g.phrases["ripple.placeholders"]
         return Request("ripple", text=None if empty else heard.text_after(after))
     feeling = _starts_with(heard.words, after, g.phrases["checkin.feeling"]) or _starts_with(
