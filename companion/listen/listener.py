@@ -12,6 +12,7 @@ import gc
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
 
@@ -62,22 +63,25 @@ def window_text(engine: SpeechEngine, phrases: list[str] | None = None) -> Calla
     return lambda audio: whole_text(engine, audio)
 
 
+Decoded = TypeVar("Decoded")  # what a wake check's decode gives: the window's words, or the name's score
+
+
 def wake_detector(engine: SpeechEngine, name: str = "companion") -> WakeDetector:
     """The listener's wake check on `engine`: a decode with nothing given, and (Whisper) when the
     name may be there, a second decode told so, and how likely the window begins with the name."""
     near = _giving_back(window_text(engine, near_name_phrases(name))) if hasattr(engine, "decode_command") else None
     openings = name_openings(name)
-    score = (lambda audio: engine.opening_score(audio, openings)) if hasattr(engine, "opening_score") else None
+    score = _giving_back(lambda audio: engine.opening_score(audio, openings)) if hasattr(engine, "opening_score") else None
     return WakeDetector(_giving_back(window_text(engine)), name, decode_near=near, name_score=score)
 
 
-def _giving_back(decode: Callable[[np.ndarray], str]) -> Callable[[np.ndarray], str]:
-    """`decode`, then the memory it freed given back: the listener waits between such decodes for
-    hours, and its resident memory stays low."""
-    def decoded(audio: np.ndarray) -> str:
-        text = decode(audio)
+def _giving_back(decode: Callable[[np.ndarray], Decoded]) -> Callable[[np.ndarray], Decoded]:
+    """`decode` (a window's words, or the name's score), then the memory it freed given back: the
+    listener waits between such decodes for hours, and its resident memory stays low."""
+    def decoded(audio: np.ndarray) -> Decoded:
+        result = decode(audio)
         give_back_free_memory()
-        return text
+        return result
     return decoded
 
 

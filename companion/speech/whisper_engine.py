@@ -290,7 +290,6 @@ class WhisperEngine(SpeechEngine):
         for tokens in self._opening_tokens(tuple(openings)):
             probabilities = self._model.model.align(encoded, start, [tokens], frames)[0].text_token_probs
             best = max(best, float(np.mean(np.log(np.maximum(probabilities[: len(tokens)], 1e-12)))))
-        give_back_free_memory()
         return best
 
     def _opening_tokens(self, openings: tuple[str, ...]) -> list[list[int]]:
