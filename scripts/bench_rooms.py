@@ -20,7 +20,11 @@ Methods, side by side on the same mixed audio:
   * live with `final_model = "whisper-base"` (`--live-final`): the same, with each answer's final
     text decoded by Whisper base, beside the default;
   * noise alone: `--noise-minutes` of each noise (fan, babble, music) into `companion reflect`
-    with no one speaking: the words stored, which must be none.
+    with no one speaking: the words stored, which must be none;
+  * long answers (`--pauses`): three clips with pauses between them (1.2 and 1.6 s: shorter than the
+    silence setting) after 1.5 s of the room, through the answer's voice detector alone, fed as a
+    stream: answers closed before the person's last word, and the worst end (last word to closing),
+    beside the same detector without the answer's settings (`DetectorConfig()`).
 Invented phrases ("Thank you.", "see you next time", "bye", the question itself) are counted over
 every transcript: a stock phrase in a transcript that is not in the reference.
 
@@ -322,6 +326,66 @@ def noise_alone(minutes: float, workdir: Path) -> dict:
     return out
 
 
+def voice_span(samples: np.ndarray, frame: int = 480) -> tuple[float, float]:
+    """Where a clip's voice begins and ends: frames within 20 dB of its loudest."""
+    n = len(samples) // frame
+    power = np.mean(samples[: n * frame].reshape(n, frame) ** 2, axis=1)
+    loud = np.flatnonzero(power >= power.max() * 1e-2)
+    return loud[0] * frame / 16000, (loud[-1] + 1) * frame / 16000
+
+
+def long_answers(clips, conditions, pauses: list[float]) -> dict:
+    """Answers of three clips with pauses, through the answer's detector and the plain one."""
+    from companion.conversation.answer import ANSWER_VOICE
+    from companion.speech.silero import DetectorConfig, VoiceDetector
+
+    def closed(audio: np.ndarray, config) -> float | None:
+        detector = VoiceDetector(config)
+        for i in range(0, len(audio), 800):
+            detector.accept(audio[i : i + 800])
+            if detector.last_voice_time is not None and detector.silence_for() >= SILENCE:
+                return detector.now
+        return None
+
+    groups = [clips[i : i + 3] for i in range(0, len(clips) - 2, 3)]
+    out: dict = {}
+    for name, kind, snr in conditions:
+        for pause in pauses:
+            key = f"{name}, pauses {pause:g} s"
+            figures = {m: {"answers": len(groups), "closed_early": 0, "never_closed": 0, "ends": []}
+                       for m in ("answer", "plain")}
+            for g, group in enumerate(groups):
+                parts, at, end = [np.zeros(int(1.5 * 16000), np.float32)], 1.5, 0.0
+                for j, (_, samples, _) in enumerate(group):
+                    end = at + float(voice_span(samples)[1])
+                    parts.append(samples)
+                    at += len(samples) / 16000
+                    if j < len(group) - 1:
+                        parts.append(np.zeros(int(pause * 16000), np.float32))
+                        at += pause
+                parts.append(np.zeros(8 * 16000, np.float32))
+                audio = np.concatenate(parts)
+                if kind:
+                    room = scaled_noise(kind, len(audio) / 16000 + 20, snr)
+                    start = (g * 7919) % (20 * 16000)
+                    audio = audio + room[start : start + len(audio)]
+                for method, config in (("answer", ANSWER_VOICE), ("plain", DetectorConfig())):
+                    f, ended = figures[method], closed(audio, config)
+                    if ended is None:
+                        f["never_closed"] += 1
+                    elif ended < end:
+                        f["closed_early"] += 1
+                    else:
+                        f["ends"].append(round(ended - end, 2))
+            for f in figures.values():
+                ends = f.pop("ends")
+                f["end_worst"] = max(ends) if ends else None
+            out[key] = figures
+            log(f"long answers: {key:28} closed early {figures['answer']['closed_early']}/{len(groups)} "
+                f"(plain detector {figures['plain']['closed_early']}), end worst {figures['answer']['end_worst']} s")
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", action="store_true", help="JSON on stdout (the table on stderr)")
@@ -331,6 +395,7 @@ def main(argv: list[str] | None = None) -> int:
                         help=f"the final models the live path is run with, comma-separated ({', '.join(LIVE_RUNS)})")
     parser.add_argument("--no-files", action="store_true", help="skip the whole-file methods (import, plain)")
     parser.add_argument("--noise-minutes", type=float, default=5.0, help="minutes of each noise alone (0: none)")
+    parser.add_argument("--pauses", default="1.2,1.6", help="pauses inside the long answers, seconds, comma-separated (empty: none)")
     args = parser.parse_args(argv)
     finals = [f.strip() for f in args.live_final.split(",") if f.strip()]
     if unknown := [f for f in finals if f not in LIVE_RUNS]:
@@ -340,6 +405,9 @@ def main(argv: list[str] | None = None) -> int:
     log(f"{len(clips)} clips ({sum(len(s) for _, s, _ in clips) / 16000:.0f} s of speech, {speakers} speaker(s))")
     result = {"clips": len(clips), "speakers": speakers,
               "seconds": round(sum(len(s) for _, s, _ in clips) / 16000, 1)}
+    pauses = [float(p) for p in args.pauses.split(",") if p.strip()]
+    if pauses:
+        result["long_answers"] = long_answers(clips, CONDITIONS, pauses)
     result["whole_files"] = {} if args.no_files else whole_files(clips, CONDITIONS)
     with tempfile.TemporaryDirectory() as tmp:
         for final_model in finals if args.live else []:
@@ -385,6 +453,16 @@ def rows(result: dict) -> list[dict]:
                     "result": f"{cpu:.2f}", "goal": "≤ 0.5", "met": cpu <= 0.5})
         out.append({"measure": "Peak memory, live path", "condition": f"`companion reflect` (VmHWM), worst condition ({label})",
                     "result": f"{peak:.0f} MB", "goal": "≤ 500 MB", "met": peak <= 500})
+    for key, figures in (result.get("long_answers") or {}).items():
+        f, plain = figures["answer"], figures["plain"]
+        worst = "never closed" if f["end_worst"] is None else f"end worst {f['end_worst']:.2f} s"
+        out.append({"measure": f"Long answers closed while still speaking, {key}",
+                    "condition": f"three clips, the answer's voice detector alone, --silence {SILENCE:g}",
+                    "result": f"{f['closed_early']} of {f['answers']}, {worst}; never closed {f['never_closed']} "
+                              f"(plain detector: {plain['closed_early']} closed early)",
+                    "goal": f"0, end ≤ {SILENCE + 1:g} s",
+                    "met": f["closed_early"] == 0 and f["never_closed"] == 0 and f["end_worst"] is not None
+                    and f["end_worst"] <= SILENCE + 1})
     for kind, f in (result.get("noise_alone") or {}).items():
         out.append({"measure": f"Words stored from {kind} alone", "condition": f"{f['minutes']:g} min, live reflection",
                     "result": str(f["words_stored"]), "goal": "0", "met": f["words_stored"] == 0})

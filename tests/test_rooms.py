@@ -114,6 +114,41 @@ def test_an_answer_ends_when_other_voices_go_on_after_a_quiet_moment():
     assert ended - (1.5 + offset) <= 3.5, ended - (1.5 + offset)
 
 
+@pytest.mark.parametrize("order", [(3, 1, 4), (1, 2, 3)])
+def test_a_long_answer_over_other_voices_is_not_closed_in_its_pauses(order):
+    """Three sentences with 1.6-s pauses between them, other people talking 5 dB below: with the
+    answer's detector, the answer is not closed before its end (the voice's soft ends, barely over the
+    other voices, are not taken for quiet), and its end is still found within the silence + 1 s."""
+    from companion.conversation.answer import ANSWER_VOICE
+    from companion.speech.silero import DetectorConfig
+
+    parts, at, end = [np.zeros(24000, np.float32)], 1.5, 0.0
+    for i, index in enumerate(order):
+        samples, _ = speech(index)
+        end = at + rooms_span(samples)[1]
+        parts.append(samples)
+        at += len(samples) / 16000
+        if i < len(order) - 1:
+            parts.append(np.zeros(int(1.6 * 16000), np.float32))
+            at += 1.6
+    parts.append(np.zeros(6 * 16000, np.float32))
+    said = np.concatenate(parts)
+    audio = said + noise("babble", 60.0, 5.0)[: len(said)]
+
+    def closed(config: DetectorConfig) -> float | None:
+        detector = VoiceDetector(config)
+        for i in range(0, len(audio), 800):
+            detector.accept(audio[i : i + 800])
+            if detector.last_voice_time is not None and detector.silence_for() >= 2.5:
+                return detector.now
+        return None
+
+    ended = closed(ANSWER_VOICE)
+    assert ended is not None and 0 < ended - end <= 3.5, (ended, end)
+    plain = closed(DetectorConfig())  # the same detector without it closes in a pause
+    assert plain is not None and plain < end, (plain, end)
+
+
 def rooms_span(samples: np.ndarray, frame: int = 480) -> tuple[float, float]:
     """Where the clip's voice begins and ends (frames within 20 dB of its loudest; the room tone of
     the recording is further down)."""

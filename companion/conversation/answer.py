@@ -22,7 +22,7 @@ from companion.audio.wavfile import GrowingWav
 from companion.errors import CompanionError, DeviceError, Stopped, StorageError
 from companion.events import SAMPLE_RATE, AudioChunk, Partial, Transcript, Word
 from companion.speech.base import SpeechEngine, join_words
-from companion.speech.silero import SileroStream, VoiceDetector
+from companion.speech.silero import DetectorConfig, SileroStream, VoiceDetector
 from companion.speech.silero import FRAME as SILERO_FRAME
 from companion.speech.vad import EnergyVad
 from companion.store.pending import (
@@ -38,6 +38,10 @@ from companion.voice.base import Voice
 TRAILING_KEEP = 0.6  # seconds of audio kept after the last voice of an answer
 PRE_ROLL = 0.3  # seconds kept from before the person's voice began, when it began over Companion's
 ECHO_GUARD = 0.25  # seconds of microphone audio dropped after Companion stops speaking
+ANSWER_VOICE = DetectorConfig(going_margin_db=3.0)
+"""Where an answer ends: the person's voice goes on at 3 dB above the room within half a second of it
+(it begins at 6). Over other voices at 5 dB a voice's soft ends are barely above them, so a pause of
+1.6 s could read as 2.5 s of quiet and end the answer while the person was still speaking."""
 
 
 @dataclass
@@ -170,7 +174,7 @@ def record_answer(mic: Microphone, engine: SpeechEngine, ui: Terminal, prompt: s
     if pending is not None:
         _guard_disk(lambda: mark_pending(path, pending), path)
     recognizer = engine.recognizer(context=prompt, final_within=silence)  # the answer ends after `silence`
-    vad = VoiceDetector()
+    vad = VoiceDetector(ANSWER_VOICE)
     words: list[Word] = []
     command = None
     interrupted: CompanionError | None = None

@@ -108,6 +108,8 @@ class DetectorConfig:
     floor_percentile: float = 50.0  # the room's usual level (a fan's, the next room's voices)
     floor_rise_db_per_s: float = 2.0  # how fast the room's level may rise (a long answer cannot lift it)
     learn_seconds: float = 2.0  # the room's level is learnt this long before a voice can hold it still
+    going_margin_db: float | None = None  # if set: within `going_seconds` of the voice, this margin above the
+    going_seconds: float = 0.5  # room goes on with it (a voice's softer ends, barely over other voices)
 
 
 class VoiceDetector(VoiceSegments):
@@ -149,7 +151,10 @@ class VoiceDetector(VoiceSegments):
             now = self.frames * FRAME_SECONDS
             if self.keep_probabilities:
                 self.probabilities.append(float(prob))
-            loud_enough = level > max(c.min_level_db, self.noise_db + c.margin_db)
+            margin = c.margin_db
+            if c.going_margin_db is not None and self.last_voice_time is not None and now - self.last_voice_time <= c.going_seconds:
+                margin = c.going_margin_db
+            loud_enough = level > max(c.min_level_db, self.noise_db + margin)
             if loud_enough and prob >= c.sound_threshold:
                 self.last_sound_time = now
             voiced = loud_enough and prob >= (c.neg_threshold if self.in_speech else c.threshold)
