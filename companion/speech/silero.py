@@ -108,8 +108,8 @@ class DetectorConfig:
     floor_percentile: float = 50.0  # the room's usual level (a fan's, the next room's voices)
     floor_rise_db_per_s: float = 2.0  # how fast the room's level may rise (a long answer cannot lift it)
     learn_seconds: float = 2.0  # the room's level is learnt this long before a voice can hold it still
-    going_margin_db: float | None = None  # if set: within `going_seconds` of the voice, this margin above the
-    going_seconds: float = 0.5  # room goes on with it (a voice's softer ends, barely over other voices)
+    going_margin_db: float | None = None  # if set: within `going_seconds` of voice clearly above the room
+    going_seconds: float = 0.5  # (by `margin_db`), this margin goes on with it (a voice's softer ends)
 
 
 class VoiceDetector(VoiceSegments):
@@ -131,6 +131,7 @@ class VoiceDetector(VoiceSegments):
         self.last_voice_time: float | None = None
         self.last_sound_time: float | None = None
         self.speech_started_at: float | None = None
+        self._clear_voice_time: float | None = None  # the last voice frame above the room by `margin_db`
         self.probabilities: list[float] = []  # every frame's, for measurement (cleared by the caller)
         self.keep_probabilities = False
 
@@ -151,10 +152,11 @@ class VoiceDetector(VoiceSegments):
             now = self.frames * FRAME_SECONDS
             if self.keep_probabilities:
                 self.probabilities.append(float(prob))
-            margin = c.margin_db
-            if c.going_margin_db is not None and self.last_voice_time is not None and now - self.last_voice_time <= c.going_seconds:
-                margin = c.going_margin_db
-            loud_enough = level > max(c.min_level_db, self.noise_db + margin)
+            clear = level > max(c.min_level_db, self.noise_db + c.margin_db)
+            # softer frames go on with a voice only near a clear one, so other voices cannot carry it on
+            going = (c.going_margin_db is not None and self._clear_voice_time is not None
+                     and now - self._clear_voice_time <= c.going_seconds)
+            loud_enough = clear or (going and level > max(c.min_level_db, self.noise_db + (c.going_margin_db or 0.0)))
             if loud_enough and prob >= c.sound_threshold:
                 self.last_sound_time = now
             voiced = loud_enough and prob >= (c.neg_threshold if self.in_speech else c.threshold)
@@ -165,6 +167,8 @@ class VoiceDetector(VoiceSegments):
                         self.speech_started_at = now - self._voiced_run * FRAME_SECONDS
                     self.in_speech = True
                     self.last_voice_time = now
+                    if clear:
+                        self._clear_voice_time = now
             else:
                 self._voiced_run = 0
 
