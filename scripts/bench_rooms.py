@@ -459,7 +459,7 @@ def rows(result: dict) -> list[dict]:
         out.append({"measure": f"Long answers closed while still speaking, {key}",
                     "condition": f"three clips, the answer's voice detector alone, --silence {SILENCE:g}",
                     "result": f"{f['closed_early']} of {f['answers']}, {worst}; never closed {f['never_closed']} "
-                              f"(plain detector: {plain['closed_early']} closed early)",
+                              f"(plain detector: {plain['closed_early']} closed early, end worst {plain['end_worst']} s)",
                     "goal": f"0, end ≤ {SILENCE + 1:g} s",
                     "met": f["closed_early"] == 0 and f["never_closed"] == 0 and f["end_worst"] is not None
                     and f["end_worst"] <= SILENCE + 1})

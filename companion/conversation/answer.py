@@ -39,10 +39,11 @@ TRAILING_KEEP = 0.6  # seconds of audio kept after the last voice of an answer
 PRE_ROLL = 0.3  # seconds kept from before the person's voice began, when it began over Companion's
 ECHO_GUARD = 0.25  # seconds of microphone audio dropped after Companion stops speaking
 ANSWER_VOICE = DetectorConfig(going_margin_db=2.0)
-"""Where an answer ends: the person's voice goes on at 2 dB above the room within half a second of a
-frame 6 dB above it (as it begins). Over other voices at 5 dB a voice's soft ends are barely above
-them, so a pause of 1.6 s could read as 2.5 s of quiet and end the answer while the person was still
-speaking; the half second keeps the other voices from carrying an answer on by themselves."""
+"""Where an answer ends: once the person's voice is clearly above the room (6 dB, as it begins), it
+goes on, unbroken, while it stays 2 dB above it, for up to half a second after the last clear frame.
+Over other voices at 5 dB a voice's soft ends are barely above them, so a pause of 1.6 s could read
+as 2.5 s of quiet and end the answer while the person was still speaking. Unbroken and bounded, so
+the other voices cannot carry an answer on by themselves."""
 
 
 @dataclass

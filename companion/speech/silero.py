@@ -108,8 +108,8 @@ class DetectorConfig:
     floor_percentile: float = 50.0  # the room's usual level (a fan's, the next room's voices)
     floor_rise_db_per_s: float = 2.0  # how fast the room's level may rise (a long answer cannot lift it)
     learn_seconds: float = 2.0  # the room's level is learnt this long before a voice can hold it still
-    going_margin_db: float | None = None  # if set: within `going_seconds` of voice clearly above the room
-    going_seconds: float = 0.5  # (by `margin_db`), this margin goes on with it (a voice's softer ends)
+    going_margin_db: float | None = None  # if set: a voice goes on, unbroken, at this margin above the room
+    going_seconds: float = 0.5  # ...for this long after its last frame clearly (`margin_db`) above it
 
 
 class VoiceDetector(VoiceSegments):
@@ -153,8 +153,8 @@ class VoiceDetector(VoiceSegments):
             if self.keep_probabilities:
                 self.probabilities.append(float(prob))
             clear = level > max(c.min_level_db, self.noise_db + c.margin_db)
-            # softer frames go on with a voice only near a clear one, so other voices cannot carry it on
-            going = (c.going_margin_db is not None and self._clear_voice_time is not None
+            # a voice's softer frames go on with it, unbroken and near a clear one: other voices cannot carry it on
+            going = (c.going_margin_db is not None and self._voiced_run > 0 and self._clear_voice_time is not None
                      and now - self._clear_voice_time <= c.going_seconds)
             loud_enough = clear or (going and level > max(c.min_level_db, self.noise_db + (c.going_margin_db or 0.0)))
             if loud_enough and prob >= c.sound_threshold:
