@@ -39,7 +39,7 @@ EARLY_FINAL_TRIES = 2  # early decodes for one pause at most (a soft sound after
 MAX_UTTERANCE = 25.0  # Whisper sees 30 s windows
 PARTIAL_EVERY = 1.0  # seconds of new speech between partial decodes
 COMMAND_GAP = 0.2  # with a grammar: short commands are closed quickly...
-COMMAND_EARLY_GAP = 0.03  # ...and tried even sooner (a decode that is exactly a phrase acts at once; a word not yet over decodes as no phrase and is tried again when the voice goes on or the utterance closes)
+COMMAND_EARLY_GAP = 0.03  # ...and tried even sooner (a decode that is exactly a phrase acts at once; a word not yet over decodes as no phrase and is tried again)
 COMMAND_MAX = 2.0  # ...and anything longer is not a command, so it is never decoded
 COMMAND_WINDOW = 3.0  # seconds the encoder sees for a command (not the usual padded 30 s: ~8x faster)
 COMMAND_MAX_TOKENS = 12
@@ -182,10 +182,9 @@ class WhisperRecognizer(Recognizer):
 
     def _finish_utterance(self, decided: list[Word] | None = None) -> list[SpeechEvent]:
         too_long = self._too_long
-        # An early decode that found no phrase heard less: a word's last sound (the release of "stop")
-        # can be too soft to count as voice, so it is decoded again with all of it.
+        already_tried = self._early_tried is not None and self._early_tried == self._vad.last_voice_time
         words = decided if decided is not None else (
-            self._command_words() if self._grammar and self._utterance and not too_long else None)
+            self._command_words() if self._grammar and self._utterance and not too_long and not already_tried else None)
         audio = np.concatenate(self._utterance) if self._utterance else np.zeros(0, np.float32)
         early, self._early_final = self._early_final, None
         if early is not None and early[0] == self._vad.last_sound_time:
