@@ -326,14 +326,6 @@ def noise_alone(minutes: float, workdir: Path) -> dict:
     return out
 
 
-def voice_span(samples: np.ndarray, frame: int = 480) -> tuple[float, float]:
-    """Where a clip's voice begins and ends: frames within 20 dB of its loudest."""
-    n = len(samples) // frame
-    power = np.mean(samples[: n * frame].reshape(n, frame) ** 2, axis=1)
-    loud = np.flatnonzero(power >= power.max() * 1e-2)
-    return loud[0] * frame / 16000, (loud[-1] + 1) * frame / 16000
-
-
 def long_answers(clips, conditions, pauses: list[float]) -> dict:
     """Answers of three clips with pauses, through the answer's detector and the plain one."""
     from companion.conversation.answer import ANSWER_VOICE
@@ -357,7 +349,7 @@ def long_answers(clips, conditions, pauses: list[float]) -> dict:
             for g, group in enumerate(groups):
                 parts, at, end = [np.zeros(int(1.5 * 16000), np.float32)], 1.5, 0.0
                 for j, (_, samples, _) in enumerate(group):
-                    end = at + float(voice_span(samples)[1])
+                    end = at + rooms.voice_span(samples)[1]
                     parts.append(samples)
                     at += len(samples) / 16000
                     if j < len(group) - 1:

@@ -80,7 +80,7 @@ def test_noise_alone_is_not_voice(kind):
 @pytest.mark.parametrize("kind, snr", [(None, None), ("fan", 10.0), ("babble", 10.0)])
 def test_speech_is_found_in_the_room(kind, snr):
     samples, _ = speech(1)
-    onset, offset = rooms_span(samples)
+    onset, offset = rooms.voice_span(samples)
     lead = np.zeros(3 * 16000, np.float32)
     audio = np.concatenate([lead, samples, np.zeros(4 * 16000, np.float32)])
     if kind:
@@ -98,7 +98,7 @@ def test_an_answer_ends_when_other_voices_go_on_after_a_quiet_moment():
     before it: that moment is not taken for the room's level (which would make every louder passage
     of the other voices a voice, and the answer would never end)."""
     samples, _ = speech(1)
-    _, offset = rooms_span(samples)
+    _, offset = rooms.voice_span(samples)
     room = noise("babble", 30.0, 10.0)
     room[: int(0.6 * 16000)] *= 0.5  # the other voices 6 dB quieter for 0.6 s
     lead = int(1.5 * 16000)
@@ -125,7 +125,7 @@ def test_a_long_answer_over_other_voices_is_not_closed_in_its_pauses(order):
     parts, at, end = [np.zeros(24000, np.float32)], 1.5, 0.0
     for i, index in enumerate(order):
         samples, _ = speech(index)
-        end = at + rooms_span(samples)[1]
+        end = at + rooms.voice_span(samples)[1]
         parts.append(samples)
         at += len(samples) / 16000
         if i < len(order) - 1:
@@ -147,15 +147,6 @@ def test_a_long_answer_over_other_voices_is_not_closed_in_its_pauses(order):
     assert ended is not None and 0 < ended - end <= 3.5, (ended, end)
     plain = closed(DetectorConfig())  # the same detector without it closes in a pause
     assert plain is not None and plain < end, (plain, end)
-
-
-def rooms_span(samples: np.ndarray, frame: int = 480) -> tuple[float, float]:
-    """Where the clip's voice begins and ends (frames within 20 dB of its loudest; the room tone of
-    the recording is further down)."""
-    n = len(samples) // frame
-    power = np.mean(samples[: n * frame].reshape(n, frame) ** 2, axis=1)
-    loud = np.flatnonzero(power >= power.max() * 1e-2)
-    return loud[0] * frame / 16000, (loud[-1] + 1) * frame / 16000
 
 
 # --- words nobody said ------------------------------------------------------------------------------

@@ -137,3 +137,12 @@ def music(seconds: float, seed: int = 3) -> np.ndarray:
 
 
 NOISES = {"fan": fan, "babble": babble, "music": music}
+
+
+def voice_span(samples: np.ndarray, frame: int = 480) -> tuple[float, float]:
+    """Where a clip's voice begins and ends, in seconds (frames within 20 dB of its loudest; the room
+    tone of the recording is further down)."""
+    n = len(samples) // frame
+    power = np.mean(samples[: n * frame].reshape(n, frame) ** 2, axis=1)
+    loud = np.flatnonzero(power >= power.max() * 1e-2)
+    return float(loud[0] * frame / 16000), float((loud[-1] + 1) * frame / 16000)
