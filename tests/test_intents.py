@@ -75,6 +75,10 @@ TABLE: list[tuple[str, Request]] = [
     ("I noticed something", R("ripple")),
     ("I noticed something. And", R("ripple")),  # trailing off: the ripple is still to come
     ("Companion, I noticed something. Time.", R("ripple")),  # one stray word a short decode added: still to come
+    ("Companion, I noticed something and I'll.", R("ripple")),  # cut off before the ripple itself
+    ("I noticed that I", R("ripple")),
+    ("I noticed something and I'll tell you: I slept well", R("ripple", text="something and I'll tell you: I slept well")),
+    ("I noticed I did it", R("ripple", text="I did it")),
     ("I noticed something. I was calm at work.", R("ripple", text="something. I was calm at work")),
     ("note a ripple", R("ripple")),
     ("Companion, I noticed I breathed more slowly at work.", R("ripple", text="I breathed more slowly at work")),

@@ -79,7 +79,7 @@ def load_grammar() -> Grammar:
         return tuple(sorted((p for p in found if p), key=lambda p: (-len(p), p)))  # longest first
 
     words = {key: frozenset(w for item in value for w in _words(item, aliases)) for key, value in data["words"].items()
-             if key in ("wake", "hesitations", "fillers", "linking", "carriers", "practice_words", "negations", "breaks", "dangling")}
+             if key in ("wake", "hesitations", "fillers", "linking", "carriers", "practice_words", "negations", "breaks", "dangling", "unfinished")}
     table = {key: phrases(data["words"][key]) for key in ("openers", "refusals")}
     table["words.closings"] = phrases(data["words"]["closings"])
     table |= {f"{section}.{key}": phrases(value) for section in ("stop", "cancel", "ripple", "checkin", "review", "reflect", "session")
@@ -342,8 +342,8 @@ def _at_start(heard: _Heard) -> Request | None:
         if _starts_with(heard.words, after, (("that",),)) and after + 1 < len(heard.words):
             after += 1
         rest = tuple(heard.words[after:])
-        while rest and rest[-1] in g.words["dangling"]:  # "I noticed something, and..." (the rest is to come)
-            rest = rest[:-1]
+        while rest and (rest[-1] in g.words["dangling"] or rest[-1] in g.words["unfinished"]):
+            rest = rest[:-1]  # "I noticed something, and I'll..." (the rest is to come)
         for held in g.phrases["ripple.placeholders"]:  # "I noticed something. Time": one stray word after it,
             n = len(held)                               # as a short decode adds, is not the ripple
             if rest[:n] == held and len(rest) == n + 1 and heard.clause[after + n] != heard.clause[after + n - 1]:
