@@ -172,6 +172,69 @@ def test_whisper_decodes_ahead_only_when_a_decode_at_the_close_would_be_late(whi
             "I walked to the river this morning. The water was very calm.", finals[0].text) <= 0.1, finals
 
 
+def _early_decodes(whisper, monkeypatch, early):
+    """Replace the command decode: with less than 0.15 s of quiet after the voice (a word maybe not
+    yet over) it returns `early(real decode)`; with more, the real decode. Records (quiet, found)."""
+    real = whisper.decode_command
+    decodes: list[tuple[int, int]] = []
+
+    def decode(audio, phrases):
+        voiced = np.flatnonzero(np.abs(audio) > 0.02)
+        quiet_after = len(audio) - (voiced[-1] + 1 if len(voiced) else 0)
+        found = real(audio, phrases)
+        found = early(found) if quiet_after < 0.15 * SAMPLE_RATE else found
+        decodes.append((quiet_after, len(found)))
+        return found
+
+    monkeypatch.setattr(whisper, "decode_command", decode)
+    return decodes
+
+
+def test_whisper_command_an_early_decode_was_unsure_of_is_decoded_again_as_it_closes(whisper, tmp_path, monkeypatch):
+    """The soft release of "stop" may not count as voice: the decode tried at the first short quiet
+    heard "sto" and found the phrase, unsure. The utterance is decoded again, whole, as it closes."""
+    from companion.events import Word
+    from companion.speech import whisper_engine as we
+
+    speech = padded(trimmed(load16k(espeak_wav("Stop.", tmp_path / "stop.wav"))))
+    decodes = _early_decodes(whisper, monkeypatch, lambda found: [Word(w.word, w.start, w.end, 0.5) for w in found])
+    heard = [e.text for _, e in stream(whisper, speech, chunk=0.02, grammar=["pause", "stop", "[unk]"])
+             if isinstance(e, Transcript)]
+    tried_early = [d for d in decodes[1:] if d[0] < 0.15 * SAMPLE_RATE]  # decodes[0]: the warm-up
+    assert tried_early and heard == ["stop"], (decodes, heard)
+    assert decodes[-1][0] >= (we.COMMAND_GAP - 0.05) * SAMPLE_RATE and decodes[-1][1] == 1, decodes
+
+
+def test_whisper_command_an_early_decode_found_no_phrase_in_is_not_decoded_again(whisper, tmp_path, monkeypatch):
+    """An early decode that found no phrase at all is not tried again when nothing more is heard
+    (Companion's own "...or to stop whenever you like", heard back, must not become "stop")."""
+    speech = padded(trimmed(load16k(espeak_wav("Stop.", tmp_path / "stop.wav"))))
+    decodes = _early_decodes(whisper, monkeypatch, lambda found: [])
+    heard = [e.text for _, e in stream(whisper, speech, chunk=0.02, grammar=["pause", "stop", "[unk]"])
+             if isinstance(e, Transcript)]
+    assert heard == [] and decodes[1:] and all(d[0] < 0.15 * SAMPLE_RATE for d in decodes[1:]), (decodes, heard)
+
+
+def test_whisper_command_must_be_a_voice(whisper, tmp_path, monkeypatch):
+    """A practice's tone is loud enough to be an utterance but is no voice: it is never a command,
+    even when its decode would read "Pause." with confidence; the said word is."""
+    from companion.events import Word
+    from companion.practice.tones import tone
+
+    decodes: list[int] = []
+
+    def always_pause(audio, phrases):
+        decodes.append(len(audio))
+        return [Word("Pause.", 0.0, len(audio) / SAMPLE_RATE, 0.95)]
+
+    said = padded(trimmed(load16k(espeak_wav("Pause.", tmp_path / "pause.wav"))))
+    chime = padded(tone("inhale", SAMPLE_RATE, volume=0.5))
+    monkeypatch.setattr(whisper, "decode_command", always_pause)
+    heard = {name: [e.text for _, e in stream(whisper, audio, chunk=0.02, grammar=["pause", "stop", "[unk]"])
+                    if isinstance(e, Transcript)] for name, audio in (("tone", chime), ("said", said))}
+    assert heard == {"tone": [], "said": ["pause"]}, heard
+
+
 def test_whisper_whole_file(whisper):
     wav, text = librivox_utterances()[0]
     finals = whisper.transcribe(load16k(wav))

@@ -45,6 +45,8 @@ COMMAND_WINDOW = 3.0  # seconds the encoder sees for a command (not the usual pa
 COMMAND_MAX_TOKENS = 12
 BEHIND_LIMIT = 0.5  # seconds the audio being heard may lag real time before decodes that can wait, wait
 COMMAND_MIN_CONFIDENCE = 0.78  # spoken commands decode at 0.8-0.97; a soft tone can come out as "Pause." at ~0.7
+COMMAND_VOICE = 0.7  # Silero's speech probability some frame of a command reaches: said commands 0.85-0.99 (quiet,
+# in fan noise, two voices), a practice's tones at most 0.41; loud enough for the energy detector is not a voice
 FINAL_LATE_ALLOWANCE = 0.5  # seconds a final text may come after the caller's deadline, when it was not decoded ahead
 FINAL_MARGIN = 1.25  # the expected time of a final decode: the slowest of the last few, times this
 FINAL_FIXED_SECONDS = 10.0  # a final decode costs about as much as this many seconds of audio before its length counts (the encoder's 30-s window)
@@ -75,6 +77,7 @@ class WhisperRecognizer(Recognizer):
         self._gap = COMMAND_GAP if grammar else UTTERANCE_GAP
         self._too_long = False
         self._early_tried: float | None = None  # the voice end an early decode was tried for
+        self._early_unsure = False  # ...and that decode was a phrase, below COMMAND_MIN_CONFIDENCE
         self._early_final: tuple[float | None, list[Word]] | None = None  # (last sound, words) decoded ahead
         self._early_tries: dict[float | None, int] = {}  # early decodes per voice end
         self._clock: tuple[float, float] | None = None  # (monotonic time, stream position) of real time's pace
@@ -174,17 +177,25 @@ class WhisperRecognizer(Recognizer):
     def _command_words(self) -> list[Word]:
         """The utterance so far as one of the phrases (with stream timings), or nothing."""
         audio = np.concatenate(self._utterance)
+        if max(SileroStream().accept(audio), default=0.0) < COMMAND_VOICE:
+            self._early_unsure = False
+            return []  # a tone, a knock: never a command, however it would decode
         decoded = self._engine.decode_command(audio, list(self._phrases.values()))
-        if any(w.conf < COMMAND_MIN_CONFIDENCE for w in decoded):
-            return []
         offset = self._utterance_start
-        return self._as_phrase([Word(w.word, w.start + offset, w.end + offset, w.conf) for w in decoded])
+        words = self._as_phrase([Word(w.word, w.start + offset, w.end + offset, w.conf) for w in decoded])
+        self._early_unsure = bool(words) and any(w.conf < COMMAND_MIN_CONFIDENCE for w in words)
+        return [] if self._early_unsure else words
 
     def _finish_utterance(self, decided: list[Word] | None = None) -> list[SpeechEvent]:
         too_long = self._too_long
-        already_tried = self._early_tried is not None and self._early_tried == self._vad.last_voice_time
+        # Decoded already with all the voice there is, unless that decode was a phrase it was unsure
+        # of: a word's soft release (the "p" of "stop") may not count as voice, and the early decode
+        # heard "sto"; with the quiet after it the phrase is heard whole.
+        already_tried = (self._early_tried is not None and self._early_tried == self._vad.last_voice_time
+                         and not self._early_unsure)
         words = decided if decided is not None else (
             self._command_words() if self._grammar and self._utterance and not too_long and not already_tried else None)
+        self._early_unsure = False
         audio = np.concatenate(self._utterance) if self._utterance else np.zeros(0, np.float32)
         early, self._early_final = self._early_final, None
         if early is not None and early[0] == self._vad.last_sound_time:
