@@ -36,7 +36,7 @@ class SpeechEngine(ABC):
     def recognizer(self, grammar: list[str] | None = None, context: str | None = None,
                    final_within: float | None = None) -> Recognizer:
         """A new stream. With `grammar`, recognition is restricted to those phrases where the engine
-        can; `context` (the question being answered) lets an engine leave it out should it come back;
+        can; `context` (such as the question being answered) may guide engines that use it;
         `final_within`: seconds after an utterance ends by which its final text is needed (None: at
         once), so an engine may spare work it would do ahead."""
 

@@ -12,7 +12,7 @@ transcript (pure: words and the voice-activity probabilities of their audio in, 
 - A decoded segment Whisper itself thinks is not speech (a high no-speech probability) is dropped
   unless its text is likely (`is_not_speech`): Whisper's own rule, and a stricter one for very
   sure no-speech, where noise decoded with temperature fallback gives a lone "the".
-- The question being answered is taken out wherever it comes back whole, and any
+- The question, given to Whisper as context, is taken out wherever it comes back whole, and any
   phrase said three times or more in a row is kept once ("Question 7. Question 7. Question 7.").
 """
 
