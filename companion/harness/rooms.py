@@ -38,12 +38,17 @@ def _level(x: np.ndarray) -> float:
     return float(np.mean(np.square(x, dtype=np.float64)) + 1e-20)
 
 
+def _frame_powers(x: np.ndarray, frame: int = 480) -> np.ndarray:
+    """The mean power of each whole `frame` of `x`."""
+    n = len(x) // frame
+    return np.mean(np.square(x[: n * frame].reshape(n, frame), dtype=np.float64), axis=1)
+
+
 def voiced_power(speech: np.ndarray, frame: int = 480) -> float:
     """The mean power of the frames of `speech` within 30 dB of its loudest (its pauses left out)."""
-    n = len(speech) // frame
-    if n == 0:
+    if len(speech) < frame:
         return _level(speech)
-    powers = np.mean(np.square(speech[: n * frame].reshape(n, frame), dtype=np.float64), axis=1)
+    powers = _frame_powers(speech, frame)
     loud = powers[powers >= powers.max() * 1e-3]
     return float(loud.mean())
 
@@ -113,7 +118,7 @@ def babble(seconds: float, talkers: int = 6, seed: int = 2, sources: list[Path] 
 def _without_long_pauses(x: np.ndarray, frame: int = 480) -> np.ndarray:
     n = len(x) // frame
     frames = x[: n * frame].reshape(n, frame)
-    power = np.mean(frames**2, axis=1)
+    power = _frame_powers(x, frame)
     keep = power >= power.max() * 1e-3
     return frames[keep].reshape(-1) if keep.any() else x
 
@@ -142,7 +147,6 @@ NOISES = {"fan": fan, "babble": babble, "music": music}
 def voice_span(samples: np.ndarray, frame: int = 480) -> tuple[float, float]:
     """Where a clip's voice begins and ends, in seconds (frames within 20 dB of its loudest; the room
     tone of the recording is further down)."""
-    n = len(samples) // frame
-    power = np.mean(samples[: n * frame].reshape(n, frame) ** 2, axis=1)
+    power = _frame_powers(samples, frame)
     loud = np.flatnonzero(power >= power.max() * 1e-2)
-    return float(loud[0] * frame / 16000), float((loud[-1] + 1) * frame / 16000)
+    return float(loud[0] * frame / RATE), float((loud[-1] + 1) * frame / RATE)
