@@ -96,6 +96,8 @@ TABLE: list[tuple[str, Request]] = [
     ("check in", R("checkin")),
     ("Check-in.", R("checkin")),
     ("checkin", R("checkin")),
+    ("Companion, check in and I'll", R("checkin")),  # cut off before how the body feels: asked for
+    ("check in, and", R("checkin")),
     ("Could I do a quick check in?", R("checkin")),
     ("I feel tired and a bit open", R("checkin", text="tired and a bit open")),
     ("Companion, I'm feeling heavy.", R("checkin", text="heavy")),

@@ -341,9 +341,7 @@ def _at_start(heard: _Heard) -> Request | None:
     if intent == "ripple":
         if _starts_with(heard.words, after, (("that",),)) and after + 1 < len(heard.words):
             after += 1
-        rest = tuple(heard.words[after:])
-        while rest and (rest[-1] in g.words["dangling"] or rest[-1] in g.words["unfinished"]):
-            rest = rest[:-1]  # "I noticed something, and I'll..." (the rest is to come)
+        rest = _without_trailing_off(heard.words[after:], g)
         for held in g.phrases["ripple.placeholders"]:  # "I noticed something. Time": one stray word after it,
             n = len(held)                               # as a short decode adds, is not the ripple
             if rest[:n] == held and len(rest) == n + 1 and heard.clause[after + n] != heard.clause[after + n - 1]:
@@ -352,7 +350,17 @@ def _at_start(heard: _Heard) -> Request | None:
         return Request("ripple", text=None if empty else heard.text_after(after))
     feeling = _starts_with(heard.words, after, g.phrases["checkin.feeling"]) or _starts_with(
         heard.words, after, g.phrases["checkin.being"]) or ()  # "check in: I'm tired"
-    return Request("checkin", text=heard.text_after(after + len(feeling)))
+    after += len(feeling)
+    return Request("checkin", text=heard.text_after(after) if _without_trailing_off(heard.words[after:], g) else None)
+
+
+def _without_trailing_off(words: list[str], g: Grammar) -> tuple[str, ...]:
+    """`words` without what they trail off on: after "I noticed something" or "check in", "and" or
+    "and I'll" (cut off, or a short decode's guess) means the person's own words are still to come."""
+    rest = tuple(words)
+    while rest and (rest[-1] in g.words["dangling"] or rest[-1] in g.words["unfinished"]):
+        rest = rest[:-1]
+    return rest
 
 
 def _feeling(heard: _Heard) -> Request | None:
