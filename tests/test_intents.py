@@ -77,6 +77,8 @@ TABLE: list[tuple[str, Request]] = [
     ("Companion, I noticed something. Time.", R("ripple")),  # one stray word a short decode added: still to come
     ("Companion, I noticed something and I'll.", R("ripple")),  # cut off before the ripple itself
     ("I noticed that I", R("ripple")),
+    ("Companion, I noticed something in I'll.", R("ripple")),  # "and I'll" as a short decode heard it
+    ("I noticed I was all in", R("ripple", text="I was all in")),
     ("I noticed something and I'll tell you: I slept well", R("ripple", text="something and I'll tell you: I slept well")),
     ("I noticed I did it", R("ripple", text="I did it")),
     ("I noticed something. I was calm at work.", R("ripple", text="something. I was calm at work")),
