@@ -22,9 +22,11 @@ Methods, side by side on the same mixed audio:
   * noise alone: `--noise-minutes` of each noise (fan, babble, music) into `companion reflect`
     with no one speaking: the words stored, which must be none;
   * long answers (`--pauses`): three clips with pauses between them (1.2 and 1.6 s: shorter than the
-    silence setting) after 1.5 s of the room, through the answer's voice detector alone, fed as a
-    stream: answers closed before the person's last word, and the worst end (last word to closing),
-    beside the same detector without the answer's settings (`DetectorConfig()`).
+    silence setting) after 1.5 s of the room, fed as a stream to where an answer ends as the
+    reflection decides it (the answer's voice detector and the recognizer's words, Whisper base for
+    the final text): answers closed before the person's last word, and the worst end (last word to
+    closing), beside the answer's detector alone and the same detector without the answer's
+    settings (`DetectorConfig()`).
 Invented phrases ("Thank you.", "see you next time", "bye", the question itself) are counted over
 every transcript: a stock phrase in a transcript that is not in the reference.
 
@@ -327,25 +329,36 @@ def noise_alone(minutes: float, workdir: Path) -> dict:
 
 
 def long_answers(clips, conditions, pauses: list[float]) -> dict:
-    """Answers of three clips with pauses, through the answer's detector and the plain one."""
-    from companion.conversation.answer import ANSWER_VOICE
+    """Answers of three clips with pauses: where the reflection ends them, beside its detector alone
+    and the plain detector."""
+    from companion.conversation.answer import ANSWER_VOICE, quiet_after_voice
+    from companion.events import AudioChunk, Transcript
+    from companion.speech import models
     from companion.speech.silero import DetectorConfig, VoiceDetector
+    from companion.speech.whisper_base import whisper_base
 
-    def closed(audio: np.ndarray, config) -> float | None:
-        detector = VoiceDetector(config)
+    engine = models.load(models.embedded_model(), whisper_base())
+
+    def closed(audio: np.ndarray, config, with_words: bool) -> float | None:
+        detector, words = VoiceDetector(config), []
+        recognizer = engine.recognizer(context="What felt important today?", final_within=SILENCE) if with_words else None
         for i in range(0, len(audio), 800):
-            detector.accept(audio[i : i + 800])
-            if detector.last_voice_time is not None and detector.silence_for() >= SILENCE:
+            chunk = audio[i : i + 800]
+            detector.accept(chunk)
+            for event in recognizer.accept(AudioChunk(chunk, i / 16000)) if recognizer else []:
+                if isinstance(event, Transcript):
+                    words.extend(event.words)
+            if detector.last_voice_time is not None and quiet_after_voice(detector.now, detector.last_voice_time, words) >= SILENCE:
                 return detector.now
         return None
 
+    methods = {"answer": (ANSWER_VOICE, True), "detector": (ANSWER_VOICE, False), "plain": (DetectorConfig(), False)}
     groups = [clips[i : i + 3] for i in range(0, len(clips) - 2, 3)]
     out: dict = {}
     for name, kind, snr in conditions:
         for pause in pauses:
             key = f"{name}, pauses {pause:g} s"
-            figures = {m: {"answers": len(groups), "closed_early": 0, "never_closed": 0, "ends": []}
-                       for m in ("answer", "plain")}
+            figures = {m: {"answers": len(groups), "closed_early": 0, "never_closed": 0, "ends": []} for m in methods}
             for g, group in enumerate(groups):
                 parts, at, end = [np.zeros(int(1.5 * 16000), np.float32)], 1.5, 0.0
                 for j, (_, samples, _) in enumerate(group):
@@ -361,8 +374,8 @@ def long_answers(clips, conditions, pauses: list[float]) -> dict:
                     room = scaled_noise(kind, len(audio) / 16000 + 20, snr)
                     start = (g * 7919) % (20 * 16000)
                     audio = audio + room[start : start + len(audio)]
-                for method, config in (("answer", ANSWER_VOICE), ("plain", DetectorConfig())):
-                    f, ended = figures[method], closed(audio, config)
+                for method, (config, with_words) in methods.items():
+                    f, ended = figures[method], closed(audio, config, with_words)
                     if ended is None:
                         f["never_closed"] += 1
                     elif ended < end:
@@ -374,7 +387,8 @@ def long_answers(clips, conditions, pauses: list[float]) -> dict:
                 f["end_worst"] = max(ends) if ends else None
             out[key] = figures
             log(f"long answers: {key:28} closed early {figures['answer']['closed_early']}/{len(groups)} "
-                f"(plain detector {figures['plain']['closed_early']}), end worst {figures['answer']['end_worst']} s")
+                f"(detector alone {figures['detector']['closed_early']}, plain {figures['plain']['closed_early']}), "
+                f"end worst {figures['answer']['end_worst']} s")
     return out
 
 
@@ -446,12 +460,13 @@ def rows(result: dict) -> list[dict]:
         out.append({"measure": "Peak memory, live path", "condition": f"`companion reflect` (VmHWM), worst condition ({label})",
                     "result": f"{peak:.0f} MB", "goal": "≤ 500 MB", "met": peak <= 500})
     for key, figures in (result.get("long_answers") or {}).items():
-        f, plain = figures["answer"], figures["plain"]
+        f, alone, plain = figures["answer"], figures["detector"], figures["plain"]
         worst = "never closed" if f["end_worst"] is None else f"end worst {f['end_worst']:.2f} s"
         out.append({"measure": f"Long answers closed while still speaking, {key}",
-                    "condition": f"three clips, the answer's voice detector alone, --silence {SILENCE:g}",
+                    "condition": f"three clips, the answer's voice detector and the recognizer's words, --silence {SILENCE:g}",
                     "result": f"{f['closed_early']} of {f['answers']}, {worst}; never closed {f['never_closed']} "
-                              f"(plain detector: {plain['closed_early']} closed early, end worst {plain['end_worst']} s)",
+                              f"(the detector alone: {alone['closed_early']} closed early, end worst {alone['end_worst']} s; "
+                              f"plain detector: {plain['closed_early']}, {plain['end_worst']} s)",
                     "goal": f"0, end ≤ {SILENCE + 1:g} s",
                     "met": f["closed_early"] == 0 and f["never_closed"] == 0 and f["end_worst"] is not None
                     and f["end_worst"] <= SILENCE + 1})

@@ -149,6 +149,19 @@ def test_a_long_answer_over_other_voices_is_not_closed_in_its_pauses(order):
     assert plain is not None and plain < end, (plain, end)
 
 
+def test_the_quiet_after_an_answer_counts_from_its_last_word_within_a_bound():
+    """Over other voices a word's soft end can be lost by the detector while the recognizer writes the
+    word: the quiet then counts from the word's end, but never more than WORD_TAIL past the voice."""
+    from companion.conversation.answer import WORD_TAIL, quiet_after_voice
+
+    said = [Word("than", 13.6, 13.8, 0.9), Word("he", 13.8, 13.95, 0.9), Word("was.", 13.95, 14.2, 0.9)]
+    assert quiet_after_voice(16.0, 13.82, said) == pytest.approx(16.0 - 14.2)  # from the last word's end
+    assert quiet_after_voice(16.0, 14.5, said) == pytest.approx(16.0 - 14.5)  # the voice went on after it
+    assert quiet_after_voice(16.0, 13.82, []) == pytest.approx(16.0 - 13.82)  # nothing written yet
+    read_into_the_room = said + [Word("see", 15.0, 15.3, 0.4)]
+    assert quiet_after_voice(16.0, 13.82, read_into_the_room) == pytest.approx(16.0 - 13.82 - WORD_TAIL)
+
+
 # --- words nobody said ------------------------------------------------------------------------------
 
 

@@ -44,6 +44,17 @@ goes on, unbroken, while it stays 2 dB above it, for up to half a second after t
 Over other voices at 5 dB a voice's soft ends are barely above them, so a pause of 1.6 s could read
 as 2.5 s of quiet and end the answer while the person was still speaking. Unbroken and bounded, so
 the other voices cannot carry an answer on by themselves."""
+WORD_TAIL = 0.6
+"""How far past the detector's last voice the recognizer's last word may carry an answer on. Over
+other voices a word's soft end can be no louder than they are, so the detector loses it while the
+recognizer still writes the word; bounded, so words read into the other voices cannot hold it open."""
+
+
+def quiet_after_voice(now: float, last_voice: float, words: list[Word]) -> float:
+    """Seconds of quiet at `now` since the person's voice: since the detector last heard it
+    (`last_voice`) or, if later, since the end of the last word written (at most `WORD_TAIL` later)."""
+    last_word = max((w.end for w in words), default=0.0)
+    return now - max(last_voice, min(last_word, last_voice + WORD_TAIL))
 
 
 @dataclass
@@ -202,7 +213,7 @@ def record_answer(mic: Microphone, engine: SpeechEngine, ui: Terminal, prompt: s
                 for event in recognizer.accept(chunk):
                     command = _take(ui, event, words) or command
                 heard = vad.last_voice_time is not None
-                if heard and vad.silence_for() >= silence:
+                if vad.last_voice_time is not None and quiet_after_voice(vad.now, vad.last_voice_time, words) >= silence:
                     break
                 if not heard and vad.now >= wait:
                     break
