@@ -178,7 +178,9 @@ def test_devices_at_an_odd_rate_and_channel_count(odd_devices, companion_env, co
     assert run.returncode == 0 and "Traceback" not in run.stderr, run.stdout + run.stderr
     assert "Your ripple is kept" in run.stdout
     [entry] = entries()
-    assert {"deeper", "breath", "before", "meeting"} <= set(normalize_words(entry["text"])), entry["text"]
+    # heard whole through the odd devices (Whisper may write espeak-ng's "deeper breath" as "deep breath")
+    assert word_error_rate(said, entry["text"]) <= 0.2, entry["text"]
+    assert {"breath", "before", "meeting"} <= set(normalize_words(entry["text"])), entry["text"]
     with Store.open() as store:
         assert store.audio_path(entry).is_file() and entry["duration"] > 1.5
 
