@@ -212,10 +212,10 @@ def record_answer(mic: Microphone, engine: SpeechEngine, ui: Terminal, prompt: s
                 vad.accept(chunk.samples)
                 for event in recognizer.accept(chunk):
                     command = _take(ui, event, words) or command
-                heard = vad.last_voice_time is not None
-                if vad.last_voice_time is not None and quiet_after_voice(vad.now, vad.last_voice_time, words) >= silence:
+                last_voice = vad.last_voice_time
+                if last_voice is not None and quiet_after_voice(vad.now, last_voice, words) >= silence:
                     break
-                if not heard and vad.now >= wait:
+                if last_voice is None and vad.now >= wait:
                     break
         except KeyboardInterrupt:  # Ctrl-C: what was said so far is decoded and kept (a second one leaves
             interrupted = Stopped("Stopped. What you said is saved.")  # it on disk, for the next start)
