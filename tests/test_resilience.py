@@ -124,12 +124,13 @@ def test_microphone_disappears_mid_answer(companion_env, tmp_path):
 
 @pytest.fixture
 def small_disk(tmp_path):
-    """A 6 MB filesystem (tmpfs) to fill up; needs root."""
+    """A 16 MB filesystem (tmpfs) to fill up; needs root. Room for the voice's phrases, however many
+    a run renders ahead (about 4 MB), beside the database."""
     if os.geteuid() != 0:
         pytest.skip("mounting a small filesystem needs root (the CI runs as root)")
     mount = tmp_path / "small"
     mount.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=6m,mode=0700", "tmpfs", str(mount)], check=True)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16m,mode=0700", "tmpfs", str(mount)], check=True)
     try:
         yield mount
     finally:
