@@ -79,6 +79,9 @@ TABLE: list[tuple[str, Request]] = [
     ("I noticed that I", R("ripple")),
     ("Companion, I noticed something in I'll.", R("ripple")),  # "and I'll" as a short decode heard it
     ("I noticed I was all in", R("ripple", text="I was all in")),
+    ("Companion, I noticed something, I noticed something and I'll", R("ripple")),  # a decode that repeats itself
+    ("I noticed a small shift today", R("ripple")),  # the request's own words, nothing of the ripple yet
+    ("I noticed nothing today", R("ripple", text="nothing today")),  # a day without a shift is kept too
     ("I noticed something and I'll tell you: I slept well", R("ripple", text="something and I'll tell you: I slept well")),
     ("I noticed I did it", R("ripple", text="I did it")),
     ("I noticed something. I was calm at work.", R("ripple", text="something. I was calm at work")),

@@ -346,12 +346,20 @@ def _at_start(heard: _Heard) -> Request | None:
             n = len(held)                               # as a short decode adds, is not the ripple
             if rest[:n] == held and len(rest) == n + 1 and heard.clause[after + n] != heard.clause[after + n - 1]:
                 rest = held
-        empty = not rest or rest in g.phrases["ripple.placeholders"]
+        empty = not rest or rest in g.phrases["ripple.placeholders"] or _only_the_request_again(rest, g)
         return Request("ripple", text=None if empty else heard.text_after(after))
     feeling = _starts_with(heard.words, after, g.phrases["checkin.feeling"]) or _starts_with(
         heard.words, after, g.phrases["checkin.being"]) or ()  # "check in: I'm tired"
     after += len(feeling)
     return Request("checkin", text=heard.text_after(after) if _without_trailing_off(heard.words[after:], g) else None)
+
+
+def _only_the_request_again(rest: tuple[str, ...], g: Grammar) -> bool:
+    """Whether the words after "I noticed" are the request's own words again, with nothing of the
+    ripple itself: "something, I noticed something" (a decode that repeats itself) is still to come."""
+    own = {w for key in ("ripple.leads", "ripple.placeholders") for phrase in g.phrases[key] for w in phrase}
+    return all(w in own or w in g.words["dangling"] or w in g.words["unfinished"] or w in g.words["hesitations"]
+               for w in rest)
 
 
 def _without_trailing_off(words: list[str], g: Grammar) -> tuple[str, ...]:
