@@ -355,11 +355,9 @@ def _at_start(heard: _Heard) -> Request | None:
 
 
 def _only_the_request_again(rest: tuple[str, ...], g: Grammar) -> bool:
-    """Whether the words after "I noticed" are the request's own words again, with nothing of the
-    ripple itself: "something, I noticed something" (a decode that repeats itself) is still to come."""
+    """Whether the words after "I noticed" say only the request again: "something, I noticed something"."""
     own = {w for key in ("ripple.leads", "ripple.placeholders") for phrase in g.phrases[key] for w in phrase}
-    return all(w in own or w in g.words["dangling"] or w in g.words["unfinished"] or w in g.words["hesitations"]
-               for w in rest)
+    return all(w in own or any(w in g.words[k] for k in ("dangling", "unfinished", "hesitations")) for w in rest)
 
 
 def _without_trailing_off(words: list[str], g: Grammar) -> tuple[str, ...]:
