@@ -346,8 +346,7 @@ def _at_start(heard: _Heard) -> Request | None:
             n = len(held)                               # as a short decode adds, is not the ripple
             if rest[:n] == held and len(rest) == n + 1 and heard.clause[after + n] != heard.clause[after + n - 1]:
                 rest = held
-        empty = not rest or rest in g.phrases["ripple.placeholders"] or _only_the_request_again(rest, g)
-        return Request("ripple", text=None if empty else heard.text_after(after))
+        return Request("ripple", text=None if _only_the_request_again(rest, g) else heard.text_after(after))
     feeling = _starts_with(heard.words, after, g.phrases["checkin.feeling"]) or _starts_with(
         heard.words, after, g.phrases["checkin.being"]) or ()  # "check in: I'm tired"
     after += len(feeling)
@@ -355,7 +354,7 @@ def _at_start(heard: _Heard) -> Request | None:
 
 
 def _only_the_request_again(rest: tuple[str, ...], g: Grammar) -> bool:
-    """Whether the words after "I noticed" say only the request again: "something, I noticed something"."""
+    """Whether the words after "I noticed" hold nothing of the ripple: none, "something", "something, I noticed something"."""
     own = {w for key in ("ripple.leads", "ripple.placeholders") for phrase in g.phrases[key] for w in phrase}
     return all(w in own or any(w in g.words[k] for k in ("dangling", "unfinished", "hesitations")) for w in rest)
 
