@@ -140,11 +140,11 @@ def small_disk(tmp_path):
 def fill_up(folder: Path, leave: int) -> Path:
     """Fill the filesystem holding `folder`, then free `leave` bytes."""
     filler = folder / "filler"
-    with open(filler, "wb") as f:
+    with open(filler, "wb", buffering=0) as f:  # unbuffered: nothing left over to write when it closes
+        block = b"\0" * 65536
         try:
             while True:
-                f.write(b"\0" * 65536)
-                f.flush()
+                f.write(block)
         except OSError:
             pass
     size = filler.stat().st_size
