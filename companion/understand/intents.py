@@ -85,6 +85,8 @@ def load_grammar() -> Grammar:
     table |= {f"{section}.{key}": phrases(value) for section in ("stop", "cancel", "ripple", "checkin", "review", "reflect", "session")
               for key, value in data[section].items() if isinstance(value, list)}
     table["practice.general"] = phrases(data["practice"]["general"]["phrases"])
+    words["ripple.request"] = frozenset(w for key in ("ripple.leads", "ripple.placeholders") for p in table[key] for w in p) | (
+        words["dangling"] | words["unfinished"] | words["hesitations"])  # a ripple asked for, with nothing of it yet
     return Grammar(
         aliases, words, table,
         {name: phrases([*items, name.replace("-", " ")]) for name, items in data["practice"]["names"].items()},
@@ -346,17 +348,12 @@ def _at_start(heard: _Heard) -> Request | None:
             n = len(held)                               # as a short decode adds, is not the ripple
             if rest[:n] == held and len(rest) == n + 1 and heard.clause[after + n] != heard.clause[after + n - 1]:
                 rest = held
-        return Request("ripple", text=None if _only_the_request_again(rest, g) else heard.text_after(after))
+        asked_only = all(w in g.words["ripple.request"] for w in rest)  # "", "something", "something, I noticed something"
+        return Request("ripple", text=None if asked_only else heard.text_after(after))
     feeling = _starts_with(heard.words, after, g.phrases["checkin.feeling"]) or _starts_with(
         heard.words, after, g.phrases["checkin.being"]) or ()  # "check in: I'm tired"
     after += len(feeling)
     return Request("checkin", text=heard.text_after(after) if _without_trailing_off(heard.words[after:], g) else None)
-
-
-def _only_the_request_again(rest: tuple[str, ...], g: Grammar) -> bool:
-    """Whether the words after "I noticed" hold nothing of the ripple: none, "something", "something, I noticed something"."""
-    own = {w for key in ("ripple.leads", "ripple.placeholders") for phrase in g.phrases[key] for w in phrase}
-    return all(w in own or any(w in g.words[k] for k in ("dangling", "unfinished", "hesitations")) for w in rest)
 
 
 def _without_trailing_off(words: list[str], g: Grammar) -> tuple[str, ...]:
